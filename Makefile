@@ -1,0 +1,41 @@
+# The verbs a newcomer types. Everything installs into .venv at the repository root.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+STRATEGY ?= strategy
+
+.PHONY: install run test lint typecheck docs docs-serve bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tietotie validate --strategy $(STRATEGY)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+docs: $(STAMP)
+	$(BIN)/tietotie docs build --strategy $(STRATEGY)
+
+docs-serve: $(STAMP)
+	$(BIN)/tietotie docs serve --strategy $(STRATEGY)
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build site var .pytest_cache .mypy_cache .ruff_cache
