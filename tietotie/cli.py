@@ -6,7 +6,7 @@ import importlib
 
 import typer
 
-__all__ = ["app", "main"]
+__all__ = ["app", "get_app", "main"]
 
 app = typer.Typer(
     name="tietotie",
@@ -16,18 +16,31 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Customer-data strategy and GDPR governance: declare, validate, enforce, prove."""
+
+
 # Each module exposes ``register(app)``; adding a command group is one line here.
 _COMMAND_MODULES = (
     "tietotie.commands.strategy",
 )
 
 
-def _register_commands() -> None:
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+_registered: list[bool] = []
+
+
+def get_app() -> typer.Typer:
+    """The app with every command group registered (once)."""
+    if not _registered:
+        for name in _COMMAND_MODULES:
+            importlib.import_module(name).register(app)
+        _registered.append(True)
+    return app
 
 
 def main() -> None:
     """Entry point of the console script."""
-    _register_commands()
-    app()
+    get_app()()

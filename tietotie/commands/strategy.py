@@ -1,0 +1,122 @@
+"""`tietotie validate`: check the strategy and tell the process owner what to fix."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from schemas import Finding, LoadResult, Strategy, validate
+from tietotie.settings import get_settings
+
+__all__ = ["register", "resolve_strategy", "summary"]
+
+RULES_PAGE = "docs/guides/validation-rules.md"
+
+StrategyOption = Annotated[
+    Path | None,
+    typer.Option("--strategy", "-s", help="Strategy directory or file (default: strategy/, "
+                 "or TIETOTIE_STRATEGY)."),
+]
+StrategyArgument = Annotated[
+    Path | None, typer.Argument(help="Strategy directory or file; same as --strategy.",
+                                show_default=False)
+]
+
+
+class OutputFormat(StrEnum):
+    """How `validate` prints its findings."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def resolve_strategy(positional: Path | None, option: Path | None) -> Path:
+    """The strategy path from a positional DIR, ``--strategy``, or the settings, in that order."""
+    if positional is not None and option is not None and positional != option:
+        raise typer.BadParameter(
+            f"got {positional} and --strategy {option}; give the strategy once",
+            param_hint="DIR / --strategy",
+        )
+    return positional or option or get_settings().strategy
+
+
+def summary(strategy: Strategy) -> dict[str, int]:
+    """How much the strategy declares, step by step."""
+    return {
+        "goals": len(strategy.goals),
+        "uses": len(strategy.uses),
+        "questions": len(strategy.questions),
+        "sources": len(strategy.sources),
+        "entities": len(strategy.system.entities),
+        "fields": sum(len(e.fields) for e in strategy.system.entities.values()),
+        "reports": len(strategy.reports),
+        "activations": len(strategy.activations),
+    }
+
+
+_STEP_ORDER = ["organisation", "goal", "use", "questions", "sources", "system", "reporting",
+               "activation"]
+_STEP_TITLE = {step: f"{i}. {step}" if i else step for i, step in enumerate(_STEP_ORDER)}
+
+
+def _print_text(result: LoadResult, path: Path, console: Console) -> None:
+    by_step: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        by_step.setdefault(f.step, []).append(f)
+    for step in sorted(by_step, key=_STEP_ORDER.index):
+        console.print(f"[bold]── {_STEP_TITLE[step]} ──[/bold]")
+        for f in by_step[step]:
+            colour = "red" if f.severity == "error" else "yellow"
+            console.print(
+                f"{escape(str(f.position))}: [{colour}]{f.severity}[/{colour}] "
+                f"[bold]{f.rule}[/bold] {escape(f.message)}",
+                highlight=False, soft_wrap=True,
+            )
+            console.print(f"    hint: {escape(f.hint)} (see {RULES_PAGE}#{f.rule})",
+                          style="dim", highlight=False, soft_wrap=True)
+    errors = sum(f.severity == "error" for f in result.findings)
+    warnings = len(result.findings) - errors
+    verdict = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    if result.strategy is not None:
+        counts = ", ".join(f"{n} {k}" for k, n in summary(result.strategy).items())
+        console.print(f"{escape(str(path))}: {counts}; {verdict}", highlight=False)
+    else:
+        console.print(f"{escape(str(path))}: could not be read as a strategy; {verdict}",
+                      highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `validate` to the CLI."""
+
+    @app.command("validate")
+    def validate_command(
+        directory: StrategyArgument = None,
+        strategy: StrategyOption = None,
+        output: Annotated[
+            OutputFormat, typer.Option("--format", "-f", help="text for people, json for tools.")
+        ] = OutputFormat.TEXT,
+    ) -> None:
+        """Check the strategy: every finding with file:line:col, rule id and what to do.
+
+        Exits 0 when clean (warnings allowed), 1 on errors, 2 on usage errors.
+        """
+        path = resolve_strategy(directory, strategy)
+        result = validate(str(path))
+        if output is OutputFormat.JSON:
+            body = {
+                "strategy": str(path),
+                "ok": result.ok,
+                "summary": summary(result.strategy) if result.strategy else None,
+                "findings": [f.to_dict() for f in result.findings],
+            }
+            typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        else:
+            _print_text(result, path, Console(highlight=False, soft_wrap=True))
+        raise typer.Exit(0 if result.ok else 1)
+
