@@ -23,8 +23,38 @@ from schemas.primitives import parse_duration, split_ref
 __all__ = ["EEA", "check_strategy", "validate"]
 
 EEA = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO"
-    .split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
 )
 """The EU member states plus Iceland, Liechtenstein and Norway: no Chapter V transfer inside."""
 
@@ -75,16 +105,16 @@ class _Checker:
 
     # ── helpers ──────────────────────────────────────────────────────────────────────────────
 
-    def ref_ids(self, ids: Iterable[str], known: dict[str, Any], rule: str, kind: str,
-                path: Path_) -> None:
+    def ref_ids(
+        self, ids: Iterable[str], known: dict[str, Any], rule: str, kind: str, path: Path_
+    ) -> None:
         for j, ident in enumerate(ids):
             if ident not in known:
                 close = difflib.get_close_matches(ident, list(known), n=1)
                 tip = f"; did you mean '{close[0]}'?" if close else ""
                 self.add(rule, f"{kind} '{ident}' is not declared{tip}", (*path, j))
 
-    def ref_id(self, ident: str, known: dict[str, Any], rule: str, kind: str,
-               path: Path_) -> None:
+    def ref_id(self, ident: str, known: dict[str, Any], rule: str, kind: str, path: Path_) -> None:
         if ident not in known:
             close = difflib.get_close_matches(ident, list(known), n=1)
             tip = f"; did you mean '{close[0]}'?" if close else ""
@@ -109,14 +139,17 @@ class _Checker:
             self.add("unknown-field", f"'{ref}': '{entity}' has no field '{field}'{tip}", path)
         return False
 
-    def outside(self, refs: Sequence[str], allowed: frozenset[str], path: Path_,
-                what: str) -> None:
+    def outside(self, refs: Sequence[str], allowed: frozenset[str], path: Path_, what: str) -> None:
         """Report each reference that reaches a field outside ``allowed``."""
         for j, ref in enumerate(refs):
             stray = [f for f in self.idx.expand([ref]) if f not in allowed]
             if stray:
-                self.add("field-outside-use", f"{what} touches {', '.join(stray)}, which "
-                         "the use it serves does not list in its fields", (*path, j))
+                self.add(
+                    "field-outside-use",
+                    f"{what} touches {', '.join(stray)}, which "
+                    "the use it serves does not list in its fields",
+                    (*path, j),
+                )
 
     def uses_fields(self, use_ids: Iterable[str]) -> frozenset[str]:
         out: set[str] = set()
@@ -128,10 +161,14 @@ class _Checker:
 
     def duplicate_ids(self) -> None:
         kinds: list[tuple[Path_, Sequence[Any]]] = [
-            (("roles",), self.s.roles), (("processors",), self.s.processors),
-            (("goals",), self.s.goals), (("uses",), self.s.uses),
-            (("questions",), self.s.questions), (("sources",), self.s.sources),
-            (("reports",), self.s.reports), (("activations",), self.s.activations),
+            (("roles",), self.s.roles),
+            (("processors",), self.s.processors),
+            (("goals",), self.s.goals),
+            (("uses",), self.s.uses),
+            (("questions",), self.s.questions),
+            (("sources",), self.s.sources),
+            (("reports",), self.s.reports),
+            (("activations",), self.s.activations),
             (("system", "external"), self.s.system.external),
         ]
         for path, items in kinds:
@@ -139,23 +176,35 @@ class _Checker:
             for i, item in enumerate(items):
                 if item.id in seen:
                     first = self.smap.at((*path, seen[item.id], "id"))
-                    self.add("duplicate-id", f"id '{item.id}' is already used at line "
-                             f"{first.line}", (*path, i, "id"))
+                    self.add(
+                        "duplicate-id",
+                        f"id '{item.id}' is already used at line {first.line}",
+                        (*path, i, "id"),
+                    )
                 else:
                     seen[item.id] = i
 
     def organisation(self) -> None:
         if pycountry.countries.get(alpha_2=self.s.controller.jurisdiction) is None:
-            self.add("invalid-country", f"jurisdiction '{self.s.controller.jurisdiction}' is not "
-                     "a country code", ("controller", "jurisdiction"))
+            self.add(
+                "invalid-country",
+                f"jurisdiction '{self.s.controller.jurisdiction}' is not a country code",
+                ("controller", "jurisdiction"),
+            )
         for i, p in enumerate(self.s.processors):
             if pycountry.countries.get(alpha_2=p.country) is None:
-                self.add("invalid-country", f"country '{p.country}' of processor '{p.id}' is "
-                         "not a country code", ("processors", i, "country"))
+                self.add(
+                    "invalid-country",
+                    f"country '{p.country}' of processor '{p.id}' is not a country code",
+                    ("processors", i, "country"),
+                )
             elif p.country not in EEA and p.transfer_safeguard is None:
-                self.add("transfer-without-safeguard", f"processor '{p.id}' processes in "
-                         f"{p.country}, outside the EEA, without a safeguard",
-                         ("processors", i, "country"))
+                self.add(
+                    "transfer-without-safeguard",
+                    f"processor '{p.id}' processes in "
+                    f"{p.country}, outside the EEA, without a safeguard",
+                    ("processors", i, "country"),
+                )
         for i, g in enumerate(self.s.goals):
             self.ref_id(g.owner, self.idx.roles, "unknown-role", "role", ("goals", i, "owner"))
 
@@ -165,8 +214,11 @@ class _Checker:
         subjects = [n for n, e in ents.items() if e.subject]
         if len(subjects) != 1:
             names = ", ".join(subjects) or "none"
-            self.add("subject-entity", f"{len(subjects)} entities are marked subject: true "
-                     f"({names}); exactly one must be", base)
+            self.add(
+                "subject-entity",
+                f"{len(subjects)} entities are marked subject: true ({names}); exactly one must be",
+                base,
+            )
         root = self.idx.subject_entity
         for name, entity in ents.items():
             here = (*base, name)
@@ -176,66 +228,109 @@ class _Checker:
                 chain = self.idx.lineage(name)
                 if chain[-1] != root:
                     why = "has no parent" if entity.parent is None else "never reaches it"
-                    self.add("entity-parent", f"entity '{name}' {why}: its chain must lead to "
-                             f"the subject entity '{root}'", here)
+                    self.add(
+                        "entity-parent",
+                        f"entity '{name}' {why}: its chain must lead to "
+                        f"the subject entity '{root}'",
+                        here,
+                    )
             for fname, spec in entity.fields.items():
                 has_values = bool(spec.values)
                 if (spec.type is FieldType.ENUM) != has_values:
-                    msg = ("an enum needs values" if not has_values
-                           else f"values are only for enums, not {spec.type}")
+                    msg = (
+                        "an enum needs values"
+                        if not has_values
+                        else f"values are only for enums, not {spec.type}"
+                    )
                     self.add("enum-values", f"{name}.{fname}: {msg}", (*here, "fields", fname))
             if not entity.subject and (entity.identifiers or entity.match_on):
-                self.add("identifier-not-field", f"entity '{name}' is not the subject entity; "
-                         "identifiers and match_on belong on the subject", here)
+                self.add(
+                    "identifier-not-field",
+                    f"entity '{name}' is not the subject entity; "
+                    "identifiers and match_on belong on the subject",
+                    here,
+                )
         if root is not None:
             subject = ents[root]
             for j, ident in enumerate(subject.identifiers):
                 if ident not in subject.fields:
-                    self.add("identifier-not-field", f"identifier '{ident}' is not a field of "
-                             f"'{root}'", (*base, root, "identifiers", j))
+                    self.add(
+                        "identifier-not-field",
+                        f"identifier '{ident}' is not a field of '{root}'",
+                        (*base, root, "identifiers", j),
+                    )
             for j, keys in enumerate(subject.match_on):
                 for k, key in enumerate(keys):
                     if key not in subject.fields:
-                        self.add("identifier-not-field", f"match key '{key}' is not a field of "
-                                 f"'{root}'", (*base, root, "match_on", j, k))
+                        self.add(
+                            "identifier-not-field",
+                            f"match key '{key}' is not a field of '{root}'",
+                            (*base, root, "match_on", j, k),
+                        )
         for i, ext in enumerate(self.s.system.external):
             for t, table in enumerate(ext.tables):
                 here = ("system", "external", i, "tables", t)
                 self.ref_id(table.entity, ents, "unknown-entity", "entity", (*here, "entity"))
                 if root is not None and table.identifier not in ents[root].identifiers:
-                    self.add("identifier-not-field", f"'{table.identifier}' is not an identifier"
-                             f" of '{root}'", (*here, "identifier"))
+                    self.add(
+                        "identifier-not-field",
+                        f"'{table.identifier}' is not an identifier of '{root}'",
+                        (*here, "identifier"),
+                    )
 
     def uses(self) -> None:
         for i, use in enumerate(self.s.uses):
             here: Path_ = ("uses", i)
             self.ref_ids(use.serves, self.idx.goals, "unknown-goal", "goal", (*here, "serves"))
-            self.ref_ids(use.recipients, self.idx.processors, "unknown-processor", "processor",
-                         (*here, "recipients"))
+            self.ref_ids(
+                use.recipients,
+                self.idx.processors,
+                "unknown-processor",
+                "processor",
+                (*here, "recipients"),
+            )
             self.fields_known(use.fields, (*here, "fields"))
             basis = use.legal_basis
             if not use.serves and basis is not LegalBasis.LEGAL_OBLIGATION:
                 self.add("use-serves-no-goal", f"use '{use.id}' serves no goal", (*here, "id"))
             if basis is LegalBasis.LEGAL_OBLIGATION and not use.law:
-                self.add("law-missing", f"use '{use.id}' rests on a legal obligation but cites "
-                         "no law", (*here, "legal_basis"))
+                self.add(
+                    "law-missing",
+                    f"use '{use.id}' rests on a legal obligation but cites no law",
+                    (*here, "legal_basis"),
+                )
             if basis is LegalBasis.LEGITIMATE_INTERESTS and not use.legitimate_interest_assessment:
-                self.add("li-without-assessment", f"use '{use.id}' rests on legitimate "
-                         "interests without an assessment", (*here, "legal_basis"))
+                self.add(
+                    "li-without-assessment",
+                    f"use '{use.id}' rests on legitimate interests without an assessment",
+                    (*here, "legal_basis"),
+                )
             if basis is LegalBasis.CONSENT and not use.consent_valid_for:
-                self.add("consent-validity-missing", f"consent for '{use.id}' never expires",
-                         (*here, "legal_basis"))
+                self.add(
+                    "consent-validity-missing",
+                    f"consent for '{use.id}' never expires",
+                    (*here, "legal_basis"),
+                )
             if use.retention is None:
-                self.add("use-without-retention", f"use '{use.id}' keeps data for no stated "
-                         "period", (*here, "id"))
+                self.add(
+                    "use-without-retention",
+                    f"use '{use.id}' keeps data for no stated period",
+                    (*here, "id"),
+                )
             if use.special_category_condition is None:
                 special = sorted(f for f in self.idx.use_fields[use.id] if self.idx.is_special(f))
                 if special:
-                    j = next(j for j, ref in enumerate(use.fields)
-                             if set(self.idx.expand([ref])) & set(special))
-                    self.add("special-category-without-condition", f"use '{use.id}' needs "
-                             f"{', '.join(special)} but names no Art. 9(2) condition",
-                             (*here, "fields", j))
+                    j = next(
+                        j
+                        for j, ref in enumerate(use.fields)
+                        if set(self.idx.expand([ref])) & set(special)
+                    )
+                    self.add(
+                        "special-category-without-condition",
+                        f"use '{use.id}' needs "
+                        f"{', '.join(special)} but names no Art. 9(2) condition",
+                        (*here, "fields", j),
+                    )
         served = {g for use in self.s.uses for g in use.serves}
         for i, goal in enumerate(self.s.goals):
             if goal.id not in served:
@@ -246,45 +341,64 @@ class _Checker:
             here: Path_ = ("questions", i)
             self.ref_ids(q.for_uses, self.idx.uses, "unknown-use", "use", (*here, "for_uses"))
             self.fields_known(q.needs, (*here, "needs"))
-            self.outside(q.needs, self.uses_fields(q.for_uses), (*here, "needs"),
-                         f"question '{q.id}'")
+            self.outside(
+                q.needs, self.uses_fields(q.for_uses), (*here, "needs"), f"question '{q.id}'"
+            )
             self.collected(q.needs, (*here, "needs"), f"question '{q.id}'")
 
     def collected(self, refs: Sequence[str], path: Path_, what: str) -> None:
         for j, ref in enumerate(refs):
             missing = [f for f in self.idx.expand([ref]) if f not in self.idx.field_sources]
             if missing:
-                self.add("field-not-collected", f"{what} needs {', '.join(missing)}, which no "
-                         "source collects", (*path, j))
+                self.add(
+                    "field-not-collected",
+                    f"{what} needs {', '.join(missing)}, which no source collects",
+                    (*path, j),
+                )
 
     def sources(self) -> None:
-        values = [(q.value_eur_per_year, set(self.idx.expand(q.needs))) for q in self.s.questions]
+        needed_by: dict[str, list[int]] = {}  # field → questions that need it
+        for qi, q in enumerate(self.s.questions):
+            for ref in self.idx.expand(q.needs):
+                needed_by.setdefault(ref, []).append(qi)
         capturable: set[str] = set()
         for i, src in enumerate(self.s.sources):
             here: Path_ = ("sources", i)
-            self.ref_id(src.collected_by, self.idx.roles, "unknown-role", "role",
-                        (*here, "collected_by"))
+            self.ref_id(
+                src.collected_by, self.idx.roles, "unknown-role", "role", (*here, "collected_by")
+            )
             self.fields_known(src.collects, (*here, "collects"))
-            self.ref_ids(src.consent_for, self.idx.uses, "unknown-use", "use",
-                         (*here, "consent_for"))
+            self.ref_ids(
+                src.consent_for, self.idx.uses, "unknown-use", "use", (*here, "consent_for")
+            )
             for j, use_id in enumerate(src.consent_for):
                 use = self.idx.uses.get(use_id)
                 if use is not None and use.legal_basis is not LegalBasis.CONSENT:
-                    self.add("consent-for-non-consent-use", f"source '{src.id}' captures consent "
-                             f"for '{use_id}', whose basis is {use.legal_basis}",
-                             (*here, "consent_for", j))
+                    self.add(
+                        "consent-for-non-consent-use",
+                        f"source '{src.id}' captures consent "
+                        f"for '{use_id}', whose basis is {use.legal_basis}",
+                        (*here, "consent_for", j),
+                    )
             capturable.update(src.consent_for)
             collects = set(self.idx.expand(src.collects))
             cost = src.cost_eur_per_record * src.records_per_year
-            worth = sum((v for v, needs in values if needs & collects), Decimal(0))
+            fed = {qi for ref in collects for qi in needed_by.get(ref, ())}
+            worth = sum((self.s.questions[qi].value_eur_per_year for qi in fed), Decimal(0))
             if cost > worth:
-                self.add("cost-exceeds-value", f"source '{src.id}' costs {cost:.2f} EUR a year "
-                         f"but the questions it feeds are worth {worth:.2f} EUR",
-                         (*here, "cost_eur_per_record"))
+                self.add(
+                    "cost-exceeds-value",
+                    f"source '{src.id}' costs {cost:.2f} EUR a year "
+                    f"but the questions it feeds are worth {worth:.2f} EUR",
+                    (*here, "cost_eur_per_record"),
+                )
         for i, use in enumerate(self.s.uses):
             if use.legal_basis is LegalBasis.CONSENT and use.id not in capturable:
-                self.add("consent-not-capturable", f"no source can capture consent for "
-                         f"'{use.id}'", ("uses", i, "legal_basis"))
+                self.add(
+                    "consent-not-capturable",
+                    f"no source can capture consent for '{use.id}'",
+                    ("uses", i, "legal_basis"),
+                )
 
     def access(self) -> None:
         for i, grant in enumerate(self.s.system.access):
@@ -295,44 +409,61 @@ class _Checker:
             for action in ("read", "write", "masked"):
                 refs = getattr(grant, action)
                 self.fields_known(refs, (*here, action))
-                self.outside(refs, allowed, (*here, action), f"the {action} grant of "
-                             f"'{grant.role}'")
+                self.outside(
+                    refs, allowed, (*here, action), f"the {action} grant of '{grant.role}'"
+                )
             both = set(self.idx.expand(grant.read)) & set(self.idx.expand(grant.masked))
             if both:
-                self.add("read-and-masked", f"'{grant.role}' both reads and masks "
-                         f"{', '.join(sorted(both))}", (*here, "masked"))
-            self.conditions(grant.rows, (*here, "rows"), allowed, f"the row filter of "
-                            f"'{grant.role}'")
+                self.add(
+                    "read-and-masked",
+                    f"'{grant.role}' both reads and masks {', '.join(sorted(both))}",
+                    (*here, "masked"),
+                )
+            self.conditions(
+                grant.rows, (*here, "rows"), allowed, f"the row filter of '{grant.role}'"
+            )
 
-    def conditions(self, conds: Sequence[Condition], path: Path_, allowed: frozenset[str],
-                   what: str) -> None:
+    def conditions(
+        self, conds: Sequence[Condition], path: Path_, allowed: frozenset[str], what: str
+    ) -> None:
         for j, cond in enumerate(conds):
             here = (*path, j)
             if not self.field_known(cond.field, (*here, "field")):
                 continue
             if split_ref(cond.field)[1] == "*":
-                self.add("unknown-field", f"a condition needs one field, not '{cond.field}'",
-                         (*here, "field"))
+                self.add(
+                    "unknown-field",
+                    f"a condition needs one field, not '{cond.field}'",
+                    (*here, "field"),
+                )
                 continue
             self.outside([cond.field], allowed, here, what)
             problem = _condition_problem(cond, self.idx.fields[cond.field])
             if problem:
                 rule, message = problem
-                self.add(rule, f"{cond.field} {cond.op}: {message}", (*here, "op" if rule ==
-                         "operator-type-mismatch" else "value"))
+                self.add(
+                    rule,
+                    f"{cond.field} {cond.op}: {message}",
+                    (*here, "op" if rule == "operator-type-mismatch" else "value"),
+                )
 
     def reports(self) -> None:
         for i, rep in enumerate(self.s.reports):
             here: Path_ = ("reports", i)
-            self.ref_ids(rep.answers, self.idx.questions, "unknown-question", "question",
-                         (*here, "answers"))
-            self.ref_ids(rep.audience, self.idx.roles, "unknown-role", "role",
-                         (*here, "audience"))
+            self.ref_ids(
+                rep.answers, self.idx.questions, "unknown-question", "question", (*here, "answers")
+            )
+            self.ref_ids(rep.audience, self.idx.roles, "unknown-role", "role", (*here, "audience"))
             self.fields_known(rep.fields, (*here, "fields"))
-            use_ids = {u for q in rep.answers if q in self.idx.questions
-                       for u in self.idx.questions[q].for_uses}
-            self.outside(rep.fields, self.uses_fields(use_ids), (*here, "fields"),
-                         f"report '{rep.id}'")
+            use_ids = {
+                u
+                for q in rep.answers
+                if q in self.idx.questions
+                for u in self.idx.questions[q].for_uses
+            }
+            self.outside(
+                rep.fields, self.uses_fields(use_ids), (*here, "fields"), f"report '{rep.id}'"
+            )
             self.collected(rep.fields, (*here, "fields"), f"report '{rep.id}'")
             if rep.identity != "identified":
                 continue
@@ -344,9 +475,13 @@ class _Checker:
                         readable |= set(self.idx.expand(grant.read))
                 hidden = sorted(shown - readable)
                 if role in self.idx.roles and hidden:
-                    self.add("identified-report-without-access", f"report '{rep.id}' shows "
-                             f"{', '.join(hidden)} in clear to '{role}', which may not read "
-                             "them", (*here, "audience", j))
+                    self.add(
+                        "identified-report-without-access",
+                        f"report '{rep.id}' shows "
+                        f"{', '.join(hidden)} in clear to '{role}', which may not read "
+                        "them",
+                        (*here, "audience", j),
+                    )
 
     def activations(self) -> None:
         for i, act in enumerate(self.s.activations):
@@ -355,34 +490,55 @@ class _Checker:
             self.ref_id(act.owner, self.idx.roles, "unknown-role", "role", (*here, "owner"))
             entity = act.audience.entity
             if entity not in self.idx.entities:
-                self.ref_id(entity, self.idx.entities, "unknown-entity", "entity",
-                            (*here, "audience", "entity"))
+                self.ref_id(
+                    entity,
+                    self.idx.entities,
+                    "unknown-entity",
+                    "entity",
+                    (*here, "audience", "entity"),
+                )
             elif self.idx.subject_entity and entity != self.idx.subject_entity:
-                self.add("audience-not-subject", f"the audience selects '{entity}', not the "
-                         f"subject entity '{self.idx.subject_entity}'",
-                         (*here, "audience", "entity"))
+                self.add(
+                    "audience-not-subject",
+                    f"the audience selects '{entity}', not the "
+                    f"subject entity '{self.idx.subject_entity}'",
+                    (*here, "audience", "entity"),
+                )
             allowed = self.idx.use_fields.get(act.use, frozenset())
-            self.conditions(act.audience.where, (*here, "audience", "where"), allowed,
-                            f"activation '{act.id}'")
-            self.collected([c.field for c in act.audience.where if self.idx.is_known(c.field)],
-                           (*here, "audience", "where"), f"activation '{act.id}'")
+            self.conditions(
+                act.audience.where, (*here, "audience", "where"), allowed, f"activation '{act.id}'"
+            )
+            self.collected(
+                [c.field for c in act.audience.where if self.idx.is_known(c.field)],
+                (*here, "audience", "where"),
+                f"activation '{act.id}'",
+            )
             use = self.idx.uses.get(act.use)
             if use is None or use.kind is not UseKind.DIRECT_MARKETING:
                 continue
             basis = use.legal_basis
             if basis is LegalBasis.LEGITIMATE_INTERESTS and not act.opt_out:
-                self.add("activation-basis-invalid", f"'{act.id}' markets on legitimate "
-                         "interests but declares no opt_out route", (*here, "use"))
+                self.add(
+                    "activation-basis-invalid",
+                    f"'{act.id}' markets on legitimate interests but declares no opt_out route",
+                    (*here, "use"),
+                )
             elif basis not in {LegalBasis.CONSENT, LegalBasis.LEGITIMATE_INTERESTS}:
-                self.add("activation-basis-invalid", f"'{act.id}' is direct marketing resting "
-                         f"on {basis}", (*here, "use"))
+                self.add(
+                    "activation-basis-invalid",
+                    f"'{act.id}' is direct marketing resting on {basis}",
+                    (*here, "use"),
+                )
 
     def minimisation(self) -> None:
         for name, entity in self.idx.entities.items():
             for fname in entity.fields:
                 if f"{name}.{fname}" not in self.idx.field_uses:
-                    self.add("field-without-purpose", f"{name}.{fname} is held for no use",
-                             ("system", "entities", name, "fields", fname))
+                    self.add(
+                        "field-without-purpose",
+                        f"{name}.{fname} is held for no use",
+                        ("system", "entities", name, "fields", fname),
+                    )
 
 
 def _is_temporal_value(value: Any) -> bool:

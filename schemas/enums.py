@@ -34,7 +34,7 @@ class LegalBasis(StrEnum):
 
 
 class UseKind(StrEnum):
-    """What kind of purpose a use is; direct marketing carries the Art. 21(2)-(3) right to object."""
+    """What kind of purpose a use is; direct marketing carries the Art. 21(2) right to object."""
 
     DIRECT_MARKETING = "direct_marketing"
     PROFILING = "profiling"

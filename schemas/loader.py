@@ -94,9 +94,7 @@ class LoadResult:
     @property
     def ok(self) -> bool:
         """Whether no finding is an error."""
-        return self.strategy is not None and not any(
-            f.severity == "error" for f in self.findings
-        )
+        return self.strategy is not None and not any(f.severity == "error" for f in self.findings)
 
 
 def finding(rule_id: str, message: str, position: Position, path: Path_ = (), **kw: Any) -> Finding:
@@ -145,15 +143,19 @@ class _Builder:
                 self.positions[(*path, i)] = self.pos(item)
                 out.append(self.build(item, (*path, i)))
             return out
-        return self.loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        return self.loader.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self.findings.append(
-                    finding("yaml-merge-key", "'<<' merge keys are not accepted",
-                            self.pos(key_node), path)
+                    finding(
+                        "yaml-merge-key",
+                        "'<<' merge keys are not accepted",
+                        self.pos(key_node),
+                        path,
+                    )
                 )
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "":
@@ -208,7 +210,9 @@ def _read_text(path: Path, display: str) -> tuple[str | None, list[Finding]]:
         ]
 
 
-def _parse_file(path: Path, display: str, budget: list[int]) -> tuple[Any, SourceMap, list[Finding]]:
+def _parse_file(
+    path: Path, display: str, budget: list[int]
+) -> tuple[Any, SourceMap, list[Finding]]:
     smap = SourceMap(fallback=display)
     text, problems = _read_text(path, display)
     if text is None:
@@ -221,13 +225,17 @@ def _parse_file(path: Path, display: str, budget: list[int]) -> tuple[Any, Sourc
         builder = _Builder(loader, display, budget)
         data = builder.build(node, ())
     except _AliasBomb:
-        return None, smap, [
-            finding(
-                "yaml-alias-bomb",
-                f"the document expands into more than {MAX_VALUES:,} values",
-                Position(display),
-            )
-        ]
+        return (
+            None,
+            smap,
+            [
+                finding(
+                    "yaml-alias-bomb",
+                    f"the document expands into more than {MAX_VALUES:,} values",
+                    Position(display),
+                )
+            ],
+        )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(display, mark.line + 1, mark.column + 1) if mark else Position(display)
@@ -260,8 +268,9 @@ def load_strategy(path: str | Path) -> LoadResult:
     smap = SourceMap(fallback=str(root))
     if not files:
         what = "does not exist" if not root.exists() else "holds no .yaml files"
-        return LoadResult(None, [finding("file-missing", f"{root} {what}", Position(str(root)))],
-                          smap, [])
+        return LoadResult(
+            None, [finding("file-missing", f"{root} {what}", Position(str(root)))], smap, []
+        )
     findings: list[Finding] = []
     merged: dict[str, Any] = {}
     budget = [MAX_VALUES]
@@ -273,8 +282,9 @@ def load_strategy(path: str | Path) -> LoadResult:
             continue
         if not isinstance(data, dict):
             findings.append(
-                finding("not-a-mapping", f"the top level is a {type(data).__name__}",
-                        Position(display))
+                finding(
+                    "not-a-mapping", f"the top level is a {type(data).__name__}", Position(display)
+                )
             )
             continue
         for key, value in data.items():
@@ -344,15 +354,18 @@ def _shape_findings(
         where = ".".join(str(p) for p in loc) or "the document"
         if kind == "extra_forbidden":
             parent = _model_at(loc[:-1])
-            allowed = (
-                sorted(f.alias or n for n, f in parent.model_fields.items()) if parent else []
-            )
+            allowed = sorted(f.alias or n for n, f in parent.model_fields.items()) if parent else []
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"Did you mean '{close[0]}'? " if close else ""
             hint += f"Allowed here: {', '.join(allowed)}." if allowed else RULES["unknown-key"].hint
             out.append(
-                finding("unknown-key", f"'{loc[-1]}' is not a known key at {where}",
-                        smap.key_at(loc), loc, hint=hint)
+                finding(
+                    "unknown-key",
+                    f"'{loc[-1]}' is not a known key at {where}",
+                    smap.key_at(loc),
+                    loc,
+                    hint=hint,
+                )
             )
         elif kind == "missing":
             pos = smap.at(loc[:-1])

@@ -11,7 +11,9 @@ import pytest
 POSTGRES_URL = os.environ.get(
     "TIETOTIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
 )
-MARIADB_URL = os.environ.get("TIETOTIE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+MARIADB_URL = os.environ.get(
+    "TIETOTIE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+)
 
 
 def services_required() -> bool:

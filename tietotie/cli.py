@@ -1,4 +1,4 @@
-"""The ``tietotie`` command line: one typer app, with each command group in ``tietotie.commands``."""
+"""The ``tietotie`` command line: one typer app; command groups live in ``tietotie.commands``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Customer-data strategy and GDPR governance: declare, validate, enforce, prove."""
@@ -26,6 +25,8 @@ def _root() -> None:
 # Each module exposes ``register(app)``; adding a command group is one line here.
 _COMMAND_MODULES = (
     "tietotie.commands.strategy",
+    "tietotie.commands.keys",
+    "tietotie.commands.pseudonymise",
 )
 
 

@@ -33,104 +33,259 @@ CASES = [
     case("duplicate-id", "2-use.yaml", ("  - id: bookkeeping", "  - id: reminders #!")),
     case("unknown-role", "1-goal.yaml", ("    owner: owner", "    owner: boss #!")),
     case("unknown-processor", "2-use.yaml", ("recipients: [mailer]", "recipients: [mailman] #!")),
-    case("unknown-goal", "2-use.yaml",
-         ("serves: [keep-customers]\n    kind: direct", "serves: [keep-kustomers] #!\n    kind: direct")),
+    case(
+        "unknown-goal",
+        "2-use.yaml",
+        (
+            "serves: [keep-customers]\n    kind: direct",
+            "serves: [keep-kustomers] #!\n    kind: direct",
+        ),
+    ),
     case("unknown-use", "3-questions.yaml", ("for_uses: [reminders]", "for_uses: [remind] #!")),
-    case("unknown-question", "6-reporting.yaml", ("chart: bar}", "chart: bar} #!"),
-         ("answers: [who-is-due]", "answers: [who-is-late]")),
+    case(
+        "unknown-question",
+        "6-reporting.yaml",
+        ("chart: bar}", "chart: bar} #!"),
+        ("answers: [who-is-due]", "answers: [who-is-late]"),
+    ),
     case("unknown-entity", "7-activation.yaml", ("entity: customer", "entity: client #!")),
-    case("unknown-field", "3-questions.yaml",
-         ("needs: [customer.email, vehicle.tyre_type, visit.visited_at]",
-          "needs: [customer.emial, vehicle.tyre_type, visit.visited_at] #!")),
-    case("unknown-field", "5-system.yaml", ("rows: [{field: customer.branch,", "rows: [{field: "
-         "customer.brunch,"), ("value: espoo}]}", "value: espoo}]} #!"), name="unknown-row-field"),
-    case("use-serves-no-goal", "2-use.yaml",
-         ("    serves: [keep-customers]\n    kind: service_delivery", "    kind: service_delivery"),
-         ("  - id: service\n", "  - id: service #!\n")),
-    case("goal-not-served", "1-goal.yaml",
-         ("goals:\n", "goals:\n  - id: grow #!\n    statement: Grow.\n    owner: owner\n")),
-    case("field-without-purpose", "5-system.yaml",
-         ("  access:", "    survey:\n      parent: customer\n      fields:\n"
-          "        score: {type: integer, category: behavioural} #!\n  access:")),
-    case("field-not-collected", "3-questions.yaml",
-         ("needs: [customer.email, vehicle.tyre_type, visit.visited_at]",
-          "needs: [customer.email, vehicle.tyre_type, visit.visited_at] #!"),
-         ("4-sources.yaml", "collects: [visit.*]", "collects: [visit.amount_eur]")),
-    case("field-outside-use", "3-questions.yaml",
-         ("needs: [customer.email,", "needs: [customer.phone, customer.email,"),
-         ("visit.visited_at]", "visit.visited_at] #!")),
-    case("field-outside-use", "5-system.yaml",
-         ("masked: [customer.name]}", "masked: [customer.name, customer.phone]} #!"),
-         name="grant-outside-use"),
-    case("field-outside-use", "7-activation.yaml",
-         ("op: before, value: 2026-11-01}]", "op: before, value: 2026-11-01}, {field: "
-          "visit.amount_eur, op: gt, value: 100}] #!"), name="activation-outside-use"),
-    case("use-without-retention", "2-use.yaml", ("    retention: P3Y\n", ""),
-         ("  - id: service\n", "  - id: service #!\n")),
-    case("cost-exceeds-value", "4-sources.yaml",
-         ("cost_eur_per_record: 0.10", "cost_eur_per_record: 100 #!")),
-    case("law-missing", "2-use.yaml",
-         ("    legal_basis: legal_obligation\n    law: Kirjanpitolaki 1336/1997 2:10\n",
-          "    legal_basis: legal_obligation #!\n")),
-    case("li-without-assessment", "2-use.yaml",
-         ("legal_basis: contract", "legal_basis: legitimate_interests #!")),
-    case("consent-validity-missing", "2-use.yaml",
-         ("    legal_basis: consent\n    consent_valid_for: P2Y\n", "    legal_basis: consent #!\n")),
-    case("consent-not-capturable", "2-use.yaml", ("legal_basis: consent", "legal_basis: consent #!"),
-         ("4-sources.yaml", "consent_for: [reminders]", "consent_for: []")),
-    case("consent-for-non-consent-use", "4-sources.yaml",
-         ("consent_for: [reminders]", "consent_for: [reminders, service] #!")),
-    case("special-category-without-condition", "2-use.yaml",
-         ("    special_category_condition: explicit_consent\n", ""),
-         ("fields: [customer.*, vehicle.*, visit.*]", "fields: [customer.*, vehicle.*, visit.*] #!")),
-    case("activation-basis-invalid", "7-activation.yaml", ("use: reminders", "use: reminders #!"),
-         ("2-use.yaml", "legal_basis: consent\n    consent_valid_for: P2Y", "legal_basis: contract")),
-    case("activation-basis-invalid", "7-activation.yaml", ("use: reminders", "use: reminders #!"),
-         ("2-use.yaml", "legal_basis: consent\n    consent_valid_for: P2Y",
-          "legal_basis: legitimate_interests\n    legitimate_interest_assessment: Balanced."),
-         name="legitimate-interests-without-opt-out"),
-    case("transfer-without-safeguard", "organisation.yaml",
-         (", transfer_safeguard: standard_contractual_clauses}", "} #!")),
-    case("invalid-country", "organisation.yaml", ("country: IE,", "country: XX,"),
-         ("dpa_signed: 2025-03-01}\n  - {id: texter", "dpa_signed: 2025-03-01} #!\n  - {id: texter")),
-    case("subject-entity", "5-system.yaml", ("  entities:\n", "  entities: #!\n"),
-         ("    vehicle:\n      parent: customer", "    vehicle:\n      subject: true")),
-    case("entity-parent", "5-system.yaml", ("    visit:\n      parent: customer\n", "    visit: #!\n")),
-    case("unknown-entity", "5-system.yaml", ("    visit:\n      parent: customer\n",
-                                             "    visit:\n      parent: klient #!\n"),
-         name="unknown-parent"),
-    case("identifier-not-field", "5-system.yaml",
-         ("identifiers: [email, phone]", "identifiers: [email, mobile] #!")),
-    case("identifier-not-field", "5-system.yaml",
-         ("match_on: [[email], [phone]]", "match_on: [[email], [plate]] #!"), name="match-key"),
-    case("enum-values", "5-system.yaml",
-         ("tyre_type: {type: enum, values: [summer, winter, all_season], category: descriptive}",
-          "tyre_type: {type: enum, category: descriptive} #!")),
-    case("operator-type-mismatch", "7-activation.yaml",
-         ("tyre_type, op: eq, value: summer}", "tyre_type, op: before, value: summer}"),
-         ("value: 2026-11-01}]", "value: 2026-11-01}] #!")),
-    case("condition-value-invalid", "7-activation.yaml",
-         ("value: summer}", "value: winterish}"), ("value: 2026-11-01}]", "value: 2026-11-01}] #!")),
-    case("condition-value-invalid", "7-activation.yaml",
-         ("op: before, value: 2026-11-01}]", "op: within, value: soon}] #!"), name="within-duration"),
-    case("read-and-masked", "5-system.yaml",
-         ("masked: [customer.name]}", "masked: [customer.email]} #!")),
-    case("identified-report-without-access", "6-reporting.yaml",
-         ("audience: [owner]", "audience: [owner, clerk]"), ("chart: bar}", "chart: bar} #!")),
+    case(
+        "unknown-field",
+        "3-questions.yaml",
+        (
+            "needs: [customer.email, vehicle.tyre_type, visit.visited_at]",
+            "needs: [customer.emial, vehicle.tyre_type, visit.visited_at] #!",
+        ),
+    ),
+    case(
+        "unknown-field",
+        "5-system.yaml",
+        ("rows: [{field: customer.branch,", "rows: [{field: customer.brunch,"),
+        ("value: espoo}]}", "value: espoo}]} #!"),
+        name="unknown-row-field",
+    ),
+    case(
+        "use-serves-no-goal",
+        "2-use.yaml",
+        ("    serves: [keep-customers]\n    kind: service_delivery", "    kind: service_delivery"),
+        ("  - id: service\n", "  - id: service #!\n"),
+    ),
+    case(
+        "goal-not-served",
+        "1-goal.yaml",
+        ("goals:\n", "goals:\n  - id: grow #!\n    statement: Grow.\n    owner: owner\n"),
+    ),
+    case(
+        "field-without-purpose",
+        "5-system.yaml",
+        (
+            "  access:",
+            "    survey:\n      parent: customer\n      fields:\n"
+            "        score: {type: integer, category: behavioural} #!\n  access:",
+        ),
+    ),
+    case(
+        "field-not-collected",
+        "3-questions.yaml",
+        (
+            "needs: [customer.email, vehicle.tyre_type, visit.visited_at]",
+            "needs: [customer.email, vehicle.tyre_type, visit.visited_at] #!",
+        ),
+        ("4-sources.yaml", "collects: [visit.*]", "collects: [visit.amount_eur]"),
+    ),
+    case(
+        "field-outside-use",
+        "3-questions.yaml",
+        ("needs: [customer.email,", "needs: [customer.phone, customer.email,"),
+        ("visit.visited_at]", "visit.visited_at] #!"),
+    ),
+    case(
+        "field-outside-use",
+        "5-system.yaml",
+        ("masked: [customer.name]}", "masked: [customer.name, customer.phone]} #!"),
+        name="grant-outside-use",
+    ),
+    case(
+        "field-outside-use",
+        "7-activation.yaml",
+        (
+            "op: before, value: 2026-11-01}]",
+            "op: before, value: 2026-11-01}, {field: visit.amount_eur, op: gt, value: 100}] #!",
+        ),
+        name="activation-outside-use",
+    ),
+    case(
+        "use-without-retention",
+        "2-use.yaml",
+        ("    retention: P3Y\n", ""),
+        ("  - id: service\n", "  - id: service #!\n"),
+    ),
+    case(
+        "cost-exceeds-value",
+        "4-sources.yaml",
+        ("cost_eur_per_record: 0.10", "cost_eur_per_record: 100 #!"),
+    ),
+    case(
+        "law-missing",
+        "2-use.yaml",
+        (
+            "    legal_basis: legal_obligation\n    law: Kirjanpitolaki 1336/1997 2:10\n",
+            "    legal_basis: legal_obligation #!\n",
+        ),
+    ),
+    case(
+        "li-without-assessment",
+        "2-use.yaml",
+        ("legal_basis: contract", "legal_basis: legitimate_interests #!"),
+    ),
+    case(
+        "consent-validity-missing",
+        "2-use.yaml",
+        ("    legal_basis: consent\n    consent_valid_for: P2Y\n", "    legal_basis: consent #!\n"),
+    ),
+    case(
+        "consent-not-capturable",
+        "2-use.yaml",
+        ("legal_basis: consent", "legal_basis: consent #!"),
+        ("4-sources.yaml", "consent_for: [reminders]", "consent_for: []"),
+    ),
+    case(
+        "consent-for-non-consent-use",
+        "4-sources.yaml",
+        ("consent_for: [reminders]", "consent_for: [reminders, service] #!"),
+    ),
+    case(
+        "special-category-without-condition",
+        "2-use.yaml",
+        ("    special_category_condition: explicit_consent\n", ""),
+        ("fields: [customer.*, vehicle.*, visit.*]", "fields: [customer.*, vehicle.*, visit.*] #!"),
+    ),
+    case(
+        "activation-basis-invalid",
+        "7-activation.yaml",
+        ("use: reminders", "use: reminders #!"),
+        ("2-use.yaml", "legal_basis: consent\n    consent_valid_for: P2Y", "legal_basis: contract"),
+    ),
+    case(
+        "activation-basis-invalid",
+        "7-activation.yaml",
+        ("use: reminders", "use: reminders #!"),
+        (
+            "2-use.yaml",
+            "legal_basis: consent\n    consent_valid_for: P2Y",
+            "legal_basis: legitimate_interests\n    legitimate_interest_assessment: Balanced.",
+        ),
+        name="legitimate-interests-without-opt-out",
+    ),
+    case(
+        "transfer-without-safeguard",
+        "organisation.yaml",
+        (", transfer_safeguard: standard_contractual_clauses}", "} #!"),
+    ),
+    case(
+        "invalid-country",
+        "organisation.yaml",
+        ("country: IE,", "country: XX,"),
+        ("dpa_signed: 2025-03-01}\n  - {id: texter", "dpa_signed: 2025-03-01} #!\n  - {id: texter"),
+    ),
+    case(
+        "subject-entity",
+        "5-system.yaml",
+        ("  entities:\n", "  entities: #!\n"),
+        ("    vehicle:\n      parent: customer", "    vehicle:\n      subject: true"),
+    ),
+    case(
+        "entity-parent",
+        "5-system.yaml",
+        ("    visit:\n      parent: customer\n", "    visit: #!\n"),
+    ),
+    case(
+        "unknown-entity",
+        "5-system.yaml",
+        ("    visit:\n      parent: customer\n", "    visit:\n      parent: klient #!\n"),
+        name="unknown-parent",
+    ),
+    case(
+        "identifier-not-field",
+        "5-system.yaml",
+        ("identifiers: [email, phone]", "identifiers: [email, mobile] #!"),
+    ),
+    case(
+        "identifier-not-field",
+        "5-system.yaml",
+        ("match_on: [[email], [phone]]", "match_on: [[email], [plate]] #!"),
+        name="match-key",
+    ),
+    case(
+        "enum-values",
+        "5-system.yaml",
+        (
+            "tyre_type: {type: enum, values: [summer, winter, all_season], category: descriptive}",
+            "tyre_type: {type: enum, category: descriptive} #!",
+        ),
+    ),
+    case(
+        "operator-type-mismatch",
+        "7-activation.yaml",
+        ("tyre_type, op: eq, value: summer}", "tyre_type, op: before, value: summer}"),
+        ("value: 2026-11-01}]", "value: 2026-11-01}] #!"),
+    ),
+    case(
+        "condition-value-invalid",
+        "7-activation.yaml",
+        ("value: summer}", "value: winterish}"),
+        ("value: 2026-11-01}]", "value: 2026-11-01}] #!"),
+    ),
+    case(
+        "condition-value-invalid",
+        "7-activation.yaml",
+        ("op: before, value: 2026-11-01}]", "op: within, value: soon}] #!"),
+        name="within-duration",
+    ),
+    case(
+        "read-and-masked",
+        "5-system.yaml",
+        ("masked: [customer.name]}", "masked: [customer.email]} #!"),
+    ),
+    case(
+        "identified-report-without-access",
+        "6-reporting.yaml",
+        ("audience: [owner]", "audience: [owner, clerk]"),
+        ("chart: bar}", "chart: bar} #!"),
+    ),
     case("audience-not-subject", "7-activation.yaml", ("entity: customer", "entity: vehicle #!")),
     # ── the loader's rules ───────────────────────────────────────────────────────────────────
     case("yaml-syntax", "1-goal.yaml", ("    owner: owner", "    owner: owner: x #!")),
-    case("yaml-duplicate-key", "1-goal.yaml", ("    owner: owner", "    owner: owner\n    owner: x #!")),
-    case("yaml-merge-key", "1-goal.yaml", ("    owner: owner", "    owner: owner\n    <<: {a: 1} #!")),
+    case(
+        "yaml-duplicate-key",
+        "1-goal.yaml",
+        ("    owner: owner", "    owner: owner\n    owner: x #!"),
+    ),
+    case(
+        "yaml-merge-key", "1-goal.yaml", ("    owner: owner", "    owner: owner\n    <<: {a: 1} #!")
+    ),
     case("yaml-bad-key", "1-goal.yaml", ("    owner: owner", "    owner: owner\n    [a]: 1 #!")),
     case("unknown-key", "2-use.yaml", ("    legal_basis: contract", "    legal_bais: contract #!")),
-    case("missing-key", "2-use.yaml", ("    kind: legal_compliance\n", ""),
-         ("  - id: bookkeeping", "  - id: bookkeeping #!")),
+    case(
+        "missing-key",
+        "2-use.yaml",
+        ("    kind: legal_compliance\n", ""),
+        ("  - id: bookkeeping", "  - id: bookkeeping #!"),
+    ),
     case("invalid-value", "2-use.yaml", ("legal_basis: contract", "legal_basis: contrakt #!")),
-    case("invalid-value", "2-use.yaml", ("retention: P3Y", "retention: three years #!"),
-         name="bad-duration"),
-    case("invalid-value", "organisation.yaml", ("jurisdiction: FI,", "jurisdiction: no,"),
-         ("language: en}", "language: en} #!"), name="norway-problem"),
+    case(
+        "invalid-value",
+        "2-use.yaml",
+        ("retention: P3Y", "retention: three years #!"),
+        name="bad-duration",
+    ),
+    case(
+        "invalid-value",
+        "organisation.yaml",
+        ("jurisdiction: FI,", "jurisdiction: no,"),
+        ("language: en}", "language: en} #!"),
+        name="norway-problem",
+    ),
     case("not-a-mapping", "6-reporting.yaml", ("reports:\n  - ", "#!\n- ")),
     case("duplicate-section", "3-questions.yaml", ("questions:", "goals: #!\n  []\nquestions:")),
 ]
@@ -170,8 +325,9 @@ def test_rule_fires_at_the_edited_line(tmp_path: Path, c: Case) -> None:
     hit = next(f for f in hits if (Path(f.file).name, f.line) == (c.file, line))
     assert hit.severity == RULES[c.rule].severity
     assert hit.hint and hit.message
-    assert result.ok is (hit.severity == "warning" and all(
-        f.severity == "warning" for f in result.findings))
+    assert result.ok is (
+        hit.severity == "warning" and all(f.severity == "warning" for f in result.findings)
+    )
 
 
 def test_every_rule_has_a_case_or_a_dedicated_test() -> None:
@@ -198,7 +354,13 @@ def test_findings_from_every_file_come_in_one_run(tmp_path: Path) -> None:
 
 def test_a_typo_in_a_key_suggests_the_right_one(tmp_path: Path) -> None:
     """An unknown key names the closest known key so the fix is obvious."""
-    root, _ = _apply(tmp_path, case("unknown-key", "2-use.yaml",
-                                    ("    legal_basis: contract", "    legal_bais: contract #!")))
+    root, _ = _apply(
+        tmp_path,
+        case(
+            "unknown-key",
+            "2-use.yaml",
+            ("    legal_basis: contract", "    legal_bais: contract #!"),
+        ),
+    )
     hit = next(f for f in validate(str(root)).findings if f.rule == "unknown-key")
     assert "legal_basis" in hit.hint

@@ -78,7 +78,9 @@ def test_an_alias_expansion_bomb_is_stopped(tmp_path: Path) -> None:
     assert [f.rule for f in result.findings] == ["yaml-alias-bomb"]
 
 
-def test_a_file_that_cannot_be_read_is_a_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_that_cannot_be_read_is_a_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An unreadable file is reported by name, and the others are still read."""
     root = tmp_path / "s"
     shutil.copytree(MINIMAL, root)
@@ -105,19 +107,41 @@ def test_an_empty_file_is_simply_empty(tmp_path: Path) -> None:
 
 # ── fuzzing: the loader never crashes ───────────────────────────────────────────────────────
 
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                     st.text(max_size=20), st.dates())
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.dates(),
+)
 _trees = st.recursive(
     _scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.text(max_size=12), children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=30,
 )
-_keys = st.sampled_from(["controller", "roles", "processors", "goals", "uses", "questions",
-                         "sources", "system", "reports", "activations", "bogus"])
+_keys = st.sampled_from(
+    [
+        "controller",
+        "roles",
+        "processors",
+        "goals",
+        "uses",
+        "questions",
+        "sources",
+        "system",
+        "reports",
+        "activations",
+        "bogus",
+    ]
+)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(doc=st.dictionaries(_keys, _trees, max_size=6))
 def test_random_structures_yield_findings_not_crashes(tmp_path: Path, doc: dict) -> None:
     """Any YAML structure gives a clean result or a list of findings, never an exception."""
@@ -131,7 +155,9 @@ def test_random_structures_yield_findings_not_crashes(tmp_path: Path, doc: dict)
 _TEXT = {p.name: p.read_text(encoding="utf-8") for p in MINIMAL.glob("*.yaml")}
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     name=st.sampled_from(sorted(_TEXT)),
     data=st.data(),
@@ -143,11 +169,30 @@ def test_random_edits_of_the_example_yield_findings_not_crashes(
     text = _TEXT[name]
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, min(len(text), start + 40)))
-    insert = data.draw(st.sampled_from(["", "\t", ":", "- ", "&a ", "*a", "{", "]", "\n  x: 1",
-                                        "\x00", "\udcff", "é", text[start:end]]))
+    insert = data.draw(
+        st.sampled_from(
+            [
+                "",
+                "\t",
+                ":",
+                "- ",
+                "&a ",
+                "*a",
+                "{",
+                "]",
+                "\n  x: 1",
+                "\x00",
+                "\udcff",
+                "é",
+                text[start:end],
+            ]
+        )
+    )
     root = tmp_path / "s"
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(MINIMAL, root)
-    (root / name).write_bytes((text[:start] + insert + text[end:]).encode("utf-8", "surrogateescape"))
+    (root / name).write_bytes(
+        (text[:start] + insert + text[end:]).encode("utf-8", "surrogateescape")
+    )
     result = validate(str(root))
     assert result.ok or result.findings

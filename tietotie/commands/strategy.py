@@ -20,12 +20,15 @@ RULES_PAGE = "docs/guides/validation-rules.md"
 
 StrategyOption = Annotated[
     Path | None,
-    typer.Option("--strategy", "-s", help="Strategy directory or file (default: strategy/, "
-                 "or TIETOTIE_STRATEGY)."),
+    typer.Option(
+        "--strategy",
+        "-s",
+        help="Strategy directory or file (default: strategy/, or TIETOTIE_STRATEGY).",
+    ),
 ]
 StrategyArgument = Annotated[
-    Path | None, typer.Argument(help="Strategy directory or file; same as --strategy.",
-                                show_default=False)
+    Path | None,
+    typer.Argument(help="Strategy directory or file; same as --strategy.", show_default=False),
 ]
 
 
@@ -60,8 +63,16 @@ def summary(strategy: Strategy) -> dict[str, int]:
     }
 
 
-_STEP_ORDER = ["organisation", "goal", "use", "questions", "sources", "system", "reporting",
-               "activation"]
+_STEP_ORDER = [
+    "organisation",
+    "goal",
+    "use",
+    "questions",
+    "sources",
+    "system",
+    "reporting",
+    "activation",
+]
 _STEP_TITLE = {step: f"{i}. {step}" if i else step for i, step in enumerate(_STEP_ORDER)}
 
 
@@ -76,10 +87,15 @@ def _print_text(result: LoadResult, path: Path, console: Console) -> None:
             console.print(
                 f"{escape(str(f.position))}: [{colour}]{f.severity}[/{colour}] "
                 f"[bold]{f.rule}[/bold] {escape(f.message)}",
-                highlight=False, soft_wrap=True,
+                highlight=False,
+                soft_wrap=True,
             )
-            console.print(f"    hint: {escape(f.hint)} (see {RULES_PAGE}#{f.rule})",
-                          style="dim", highlight=False, soft_wrap=True)
+            console.print(
+                f"    hint: {escape(f.hint)} (see {RULES_PAGE}#{f.rule})",
+                style="dim",
+                highlight=False,
+                soft_wrap=True,
+            )
     errors = sum(f.severity == "error" for f in result.findings)
     warnings = len(result.findings) - errors
     verdict = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
@@ -87,8 +103,9 @@ def _print_text(result: LoadResult, path: Path, console: Console) -> None:
         counts = ", ".join(f"{n} {k}" for k, n in summary(result.strategy).items())
         console.print(f"{escape(str(path))}: {counts}; {verdict}", highlight=False)
     else:
-        console.print(f"{escape(str(path))}: could not be read as a strategy; {verdict}",
-                      highlight=False)
+        console.print(
+            f"{escape(str(path))}: could not be read as a strategy; {verdict}", highlight=False
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -119,4 +136,3 @@ def register(app: typer.Typer) -> None:
         else:
             _print_text(result, path, Console(highlight=False, soft_wrap=True))
         raise typer.Exit(0 if result.ok else 1)
-
