@@ -1,0 +1,177 @@
+"""The append-only, hash-chained audit log: append, read, and verify.
+
+Each entry's hash is HMAC-SHA-256, under a key derived from the keyring, over the previous
+entry's hash and the entry's canonical JSON. Editing an entry breaks its hash; removing or
+reordering entries breaks the chain's links or sequence; cutting entries off the end no longer
+matches the head row; and without the key a forger cannot recompute the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dsar.audit.tables import AuditEntry, AuditHead
+
+__all__ = ["GENESIS", "AuditEvent", "AuditLog", "Break", "Verification"]
+
+GENESIS = "0" * 64
+"""The previous hash of the first entry."""
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """What happened, by whom, to which pseudonymous subject or request."""
+
+    actor: str
+    action: str
+    subject_id: str | None = None
+    request_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """Where and how the chain is broken."""
+
+    seq: int
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The result of verifying the whole log."""
+
+    entries: int
+    head_seq: int
+    breaks: list[Break]
+
+    @property
+    def ok(self) -> bool:
+        """Whether no break was found."""
+        return not self.breaks
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    body = {
+        "seq": entry.seq,
+        "at": entry.at,
+        "actor": entry.actor,
+        "action": entry.action,
+        "subject_id": entry.subject_id,
+        "request_id": entry.request_id,
+        "details": entry.details,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _check_details(details: Mapping[str, Any]) -> str:
+    for key, value in details.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, _SCALARS) for v in values):
+            raise ValueError(
+                f"audit detail {key!r} must be a scalar or a list of scalars: ids, codes and "
+                "counts only, never records"
+            )
+    return json.dumps(dict(details), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class AuditLog:
+    """The audit log of one database, keyed by a secret from the keyring."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the audit key must be at least 16 bytes")
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "AuditLog(key=<hidden>)"
+
+    def _hash(self, prev_hash: str, entry: AuditEntry) -> str:
+        return hmac.new(
+            self._key, prev_hash.encode() + _canonical(entry), hashlib.sha256
+        ).hexdigest()
+
+    def append(self, session: Session, event: AuditEvent, *, at: datetime | None = None) -> int:
+        """Append ``event`` in the caller's transaction; returns its sequence number."""
+        head = session.execute(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        ).scalar_one_or_none()
+        if head is None:
+            head = AuditHead(id=1, seq=0, hash=GENESIS)
+            session.add(head)
+        entry = AuditEntry(
+            seq=head.seq + 1,
+            at=(at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds"),
+            actor=event.actor,
+            action=event.action,
+            subject_id=event.subject_id,
+            request_id=event.request_id,
+            details=_check_details(event.details),
+            prev_hash=head.hash,
+        )
+        entry.hash = self._hash(head.hash, entry)
+        session.add(entry)
+        head.seq, head.hash = entry.seq, entry.hash
+        session.flush()
+        return entry.seq
+
+    def entries(
+        self,
+        session: Session,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        subject_id: str | None = None,
+        request_id: str | None = None,
+    ) -> list[AuditEntry]:
+        """A page of entries in sequence order, optionally for one subject or request."""
+        query = select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
+        if subject_id is not None:
+            query = query.where(AuditEntry.subject_id == subject_id)
+        if request_id is not None:
+            query = query.where(AuditEntry.request_id == request_id)
+        return list(session.execute(query.limit(limit)).scalars())
+
+    def _stream(self, session: Session, batch: int = 5_000) -> Iterator[AuditEntry]:
+        last = 0
+        while True:
+            rows = self.entries(session, after=last, limit=batch)
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].seq
+
+    def verify(self, session: Session) -> Verification:
+        """Walk the whole chain; every edited, removed, reordered or cut-off entry is a break."""
+        breaks: list[Break] = []
+        expected_seq, prev, count = 1, GENESIS, 0
+        for entry in self._stream(session):
+            count += 1
+            if entry.seq != expected_seq:
+                breaks.append(Break(entry.seq, f"expected entry {expected_seq}: entries removed"))
+            if entry.prev_hash != prev:
+                breaks.append(Break(entry.seq, "does not link to the entry before it"))
+            if not hmac.compare_digest(entry.hash, self._hash(entry.prev_hash, entry)):
+                breaks.append(Break(entry.seq, "content does not match its hash: edited"))
+            expected_seq, prev = entry.seq + 1, entry.hash
+        head = session.get(AuditHead, 1)
+        head_seq = head.seq if head else 0
+        if head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
+            breaks.append(
+                Break(
+                    head.seq,
+                    f"the log ends at entry {expected_seq - 1} but its head says "
+                    f"{head.seq}: entries cut off the end, or the head was altered",
+                )
+            )
+        return Verification(entries=count, head_seq=head_seq, breaks=breaks)
