@@ -387,7 +387,7 @@ class Requests:
         self._record(
             session,
             row,
-            row.status,
+            Status(row.status),
             actor=actor,
             note=reason,
             action="dsar.extended",
