@@ -1,0 +1,1 @@
+"""Tests of the kernel: errors, keys, crypto, keystore."""
