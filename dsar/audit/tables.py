@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditBase", "AuditEntry", "AuditHead"]
+__all__ = ["AuditBase", "AuditEntry", "AuditHead", "audit_metadata"]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -50,3 +50,8 @@ class AuditHead(AuditBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+def audit_metadata() -> MetaData:
+    """The MetaData of the audit tables (listed in ``dsar.tables.SERVICE_METADATA``)."""
+    return AuditBase.metadata

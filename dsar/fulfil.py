@@ -1,0 +1,470 @@
+"""The six rights carried out: access, portability, rectification, erasure, restriction, objection.
+
+Each right returns a JSON-ready result that says what was done, in numbers and reasons, so the
+requester and an auditor read the same account. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from consent.receipts import ReceiptSigner
+from consent.service import history, record_consent, subject_consents
+from dsar.external import ExternalSystems
+from dsar.ingest import encrypt_rows
+from dsar.records import RecordStore, StoredRecord, read_subject, subject_exists
+from dsar.restrictions import FlagKind, active_flags, raise_flag
+from kernel.errors import RecordError, ValidationFailed
+from schemas.enums import LegalBasis, SourceChannel, UseKind
+from schemas.models import Strategy
+from schemas.runtime import normalise, to_text
+from schemas.tables import entity_retention
+
+__all__ = ["PROVIDED_CHANNELS", "Fulfiller", "export_zip", "jsonable", "processing_info"]
+
+PROVIDED_CHANNELS = frozenset(SourceChannel) - {SourceChannel.IMPORT, SourceChannel.PARTNER}
+"""Channels through which the subject provides data themselves (Art. 20(1))."""
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON carries it: decimals as strings, dates as ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def _record(rec: StoredRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "values": jsonable(rec.values),
+        "source": rec.source,
+        "collected_at": rec.collected_at.isoformat(),
+        "retention_until": rec.retention_until.isoformat(),
+        "erased_fields": list(rec.erased),
+    }
+
+
+def processing_info(strategy: Strategy, present: set[str]) -> dict[str, Any]:
+    """The Art. 15(1)(a)-(h) information for a subject holding the fields in ``present``."""
+    index = strategy.index
+    purposes, recipients = [], {}
+    for use in strategy.uses:
+        held = sorted(index.use_fields[use.id] & present)
+        if not held:
+            continue
+        for pid in use.recipients:
+            p = index.processors.get(pid)
+            if p is not None:
+                recipients[p.id] = {
+                    "id": p.id,
+                    "name": p.name,
+                    "country": p.country,
+                    "transfer_safeguard": p.transfer_safeguard,
+                }
+        purposes.append(
+            {
+                "use": use.id,
+                "purpose": use.description,
+                "legal_basis": str(use.legal_basis),
+                "legitimate_interest": use.legitimate_interest_assessment,
+                "law": use.law,
+                "fields": held,
+                "categories": sorted({str(index.fields[r].category) for r in held}),
+                "recipients": list(use.recipients),
+                "retention": use.retention,
+                "automated_decision_making": use.automated_decision_making,
+            }
+        )
+    sources = [
+        {"id": s.id, "channel": str(s.channel), "notice": s.notice}
+        for s in strategy.sources
+        if set(index.expand(s.collects)) & present
+    ]
+    c = strategy.controller
+    return {
+        "controller": {
+            "name": c.name,
+            "business_id": c.business_id,
+            "email": c.email,
+            "dpo": c.dpo,
+        },
+        "purposes": purposes,
+        "categories": sorted({str(index.fields[r].category) for r in present}),
+        "recipients": list(recipients.values()),
+        "retention": {
+            e: entity_retention(strategy, e) for e in sorted({r.split(".")[0] for r in present})
+        },
+        "sources": sources,
+        "automated_decision_making": any(p["automated_decision_making"] for p in purposes),
+        "rights": (
+            "You may ask us to rectify or erase your data, restrict or object to its "
+            "processing, and receive the data you gave us in a machine-readable form; "
+            "you may lodge a complaint with the supervisory authority (Art. 15(1)(e)-(f))."
+        ),
+    }
+
+
+def export_zip(bundle: Mapping[str, Any]) -> bytes:
+    """The access bundle as a zip: one CSV per entity and external table, JSON, and a README."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        files = []
+        for entity, records in bundle["data"].items():
+            columns = sorted({k for r in records for k in r["values"]})
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(["id", "source", "collected_at", "retention_until", *columns])
+            for r in records:
+                writer.writerow(
+                    [
+                        r["id"],
+                        r["source"],
+                        r["collected_at"],
+                        r["retention_until"],
+                        *(r["values"].get(c, "") for c in columns),
+                    ]
+                )
+            zf.writestr(f"data/{entity}.csv", buf.getvalue())
+            files.append(f"data/{entity}.csv: your {entity} records ({len(records)})")
+        for system, tables in bundle.get("external", {}).items():
+            for table, rows in tables.items():
+                buf = io.StringIO()
+                columns = sorted({k for r in rows for k in r})
+                table_writer = csv.DictWriter(buf, fieldnames=columns)
+                table_writer.writeheader()
+                table_writer.writerows(rows)
+                zf.writestr(f"external/{system}/{table}.csv", buf.getvalue())
+                files.append(f"external/{system}/{table}.csv: rows in {system} ({len(rows)})")
+        zf.writestr(
+            "processing.json", json.dumps(bundle["processing"], indent=2, ensure_ascii=False)
+        )
+        zf.writestr(
+            "consents.json", json.dumps(bundle.get("consents", []), indent=2, ensure_ascii=False)
+        )
+        zf.writestr("bundle.json", json.dumps(bundle, indent=2, ensure_ascii=False))
+        readme = [
+            f"Your data held by {bundle['processing']['controller']['name']}",
+            "",
+            "This archive answers your request under Art. 15 GDPR (right of access).",
+            "",
+            *files,
+            "processing.json: why we process your data, on what basis, for how long, who "
+            "receives it and where it came from",
+            "consents.json: every consent you gave, refused or withdrew",
+            "bundle.json: all of the above in one machine-readable file",
+        ]
+        zf.writestr("README.txt", "\n".join(readme) + "\n")
+    return out.getvalue()
+
+
+@dataclass
+class Fulfiller:
+    """Carries out the six rights over the system of record and the external systems."""
+
+    strategy: Strategy
+    store: RecordStore
+    external: ExternalSystems
+    signer: ReceiptSigner | None = None
+    now: Any = field(default=lambda: datetime.now(UTC))
+
+    # ── reading ──────────────────────────────────────────────────────────────────────────────
+
+    def _data(self, session: Session, subject_id: str | None) -> dict[str, list[StoredRecord]]:
+        if subject_id is None or not subject_exists(session, self.store, subject_id):
+            return {}
+        return read_subject(session, self.store, subject_id)
+
+    def identity_of(
+        self, session: Session, subject_id: str | None, given: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """The subject's identifiers as text: those on record, else the one the request gave."""
+        out = {k: str(v) for k, v in given.items()}
+        subject = self.store.subject_entity
+        for rec in self._data(session, subject_id).get(subject, []):
+            for name in self.strategy.system.entities[subject].identifiers:
+                if name in rec.values:
+                    out[name] = to_text(
+                        self.strategy.index.fields[f"{subject}.{name}"], rec.values[name]
+                    )
+        return out
+
+    def access(
+        self, session: Session, subject_id: str | None, identity: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Art. 15: every record, external rows, consents and the processing information."""
+        data = self._data(session, subject_id)
+        present = {f"{e}.{k}" for e, recs in data.items() for r in recs for k in r.values}
+        outcomes = self.external.read(self.identity_of(session, subject_id, identity))
+        consents = (
+            [e.model_dump(mode="json") for e in history(session, subject_id)] if subject_id else []
+        )
+        return {
+            "subject": subject_id,
+            "data": {e: [_record(r) for r in recs] for e, recs in data.items() if recs},
+            "external": {o.system: o.rows for o in outcomes if o.reached},
+            "external_status": [o.summary() for o in outcomes],
+            "consents": consents,
+            "restrictions": [
+                {"kind": f.kind, "scope": f.scope, "since": f.since.isoformat()}
+                for f in (active_flags(session, subject_id) if subject_id else [])
+            ],
+            "processing": processing_info(self.strategy, present),
+        }
+
+    def portability(self, session: Session, subject_id: str | None) -> dict[str, Any]:
+        """Art. 20: the values the subject provided through their own channels, as JSON."""
+        channels = {s.id: s.channel for s in self.strategy.sources}
+        data: dict[str, list[dict[str, Any]]] = {}
+        for entity, recs in self._data(session, subject_id).items():
+            rows = []
+            for rec in recs:
+                provided = {
+                    k: v
+                    for k, v in rec.values.items()
+                    if channels.get(rec.provenance.get(k, [rec.source])[0]) in PROVIDED_CHANNELS
+                }
+                if provided:
+                    rows.append({"id": rec.id, **jsonable(provided)})
+            if rows:
+                data[entity] = rows
+        return {"subject": subject_id, "format": "application/json", "data": data}
+
+    # ── changing ─────────────────────────────────────────────────────────────────────────────
+
+    def rectify(
+        self,
+        session: Session,
+        subject_id: str | None,
+        changes: Mapping[str, Any],
+        identity: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Art. 16: validate each new value against its field, apply it everywhere it is held."""
+        index = self.strategy.index
+        clean: dict[str, Any] = {}
+        for ref, value in changes.items():
+            spec = index.fields.get(ref)
+            if spec is None:
+                raise RecordError(f"{ref} is not a declared field", field=ref)
+            try:
+                clean[ref] = normalise(spec, value, region=self.store.models.region)
+            except ValueError as exc:
+                raise ValidationFailed(f"{ref}: {exc}", field=ref) from None
+        counts: dict[str, int] = {}
+        if subject_id is not None and subject_exists(session, self.store, subject_id):
+            for entity in self.store.tables.order():
+                mine = {r.split(".")[1]: v for r, v in clean.items() if r.split(".")[0] == entity}
+                if not mine:
+                    continue
+                table = self.store.tables.table(entity)
+                ids = session.execute(
+                    select(table.c.id, table.c.provenance).where(table.c.subject_id == subject_id)
+                ).all()
+                for record_id, provenance in ids:
+                    row: dict[str, Any] = dict(mine)
+                    encrypt_rows(self.store, entity, [(subject_id, row)])
+                    stamp = ["rectification", self.now().isoformat()]
+                    row["provenance"] = {**dict(provenance), **{k: stamp for k in mine}}
+                    row["updated_at"] = self.now()
+                    session.execute(update(table).where(table.c.id == record_id).values(**row))
+                counts[entity] = len(ids)
+        outcomes = self.external.rectify(self.identity_of(session, subject_id, identity), clean)
+        notify = sorted(
+            {
+                p
+                for use in self.strategy.uses
+                for p in use.recipients
+                if index.use_fields[use.id] & set(clean)
+            }
+        )
+        return {
+            "rectified": jsonable(clean),
+            "records": counts,
+            "external": [o.summary() for o in outcomes],
+            "recipients_to_notify": notify,
+        }
+
+    def erase(
+        self,
+        session: Session,
+        subject_id: str | None,
+        identity: Mapping[str, Any],
+        *,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Art. 17: delete what no obligation keeps, restrict what one does, crypto-shred."""
+        ident = self.identity_of(session, subject_id, identity)
+        erased: dict[str, int] = {}
+        kept: list[dict[str, Any]] = []
+        shredded, shred_note = False, None
+        if subject_id is not None and subject_exists(session, self.store, subject_id):
+            kept, erased = self._erase_records(session, subject_id)
+            kept_encrypted = [k for k in kept if k["encrypted_fields"]]
+            if kept_encrypted:
+                shred_note = (
+                    "the subject key is kept: fields held under a legal obligation are "
+                    "encrypted with it"
+                )
+            elif self.store.crypto is not None:
+                shredded = self.store.crypto.keystore.shred(subject_id)
+            if kept:
+                raise_flag(
+                    session,
+                    subject_id,
+                    kind=FlagKind.RESTRICTION,
+                    scope="all",
+                    reason="Art. 17(3)(b): kept under a legal obligation",
+                    request_id=request_id,
+                    at=self.now(),
+                )
+        outcomes = self.external.erase(ident)
+        return {
+            "erased": erased,
+            "kept": kept,
+            "crypto_shredded": shredded,
+            "crypto_note": shred_note,
+            "external": [o.summary() for o in outcomes],
+            "consent_history": "kept as proof of lawful processing (Art. 7(1), 17(3)(e)); it "
+            "holds only the pseudonymous subject id",
+        }
+
+    def _erase_records(
+        self, session: Session, subject_id: str
+    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        index, now = self.strategy.index, self.now()
+        obliged: dict[str, list[str]] = {}
+        for use in self.strategy.uses:
+            if use.legal_basis is LegalBasis.LEGAL_OBLIGATION:
+                for ref in index.use_fields[use.id]:
+                    obliged.setdefault(ref, []).append(f"{use.id}: {use.law}")
+        kept: list[dict[str, Any]] = []
+        erased: dict[str, int] = {}
+        keep_subject = False
+        order = self.store.tables.order()
+        for entity in reversed(order):
+            table = self.store.tables.table(entity)
+            columns = self.store.tables.fields_of(entity)
+            keep_cols = [c for c in columns if c.ref in obliged]
+            rows = session.execute(
+                select(table.c.id, table.c.retention_until).where(table.c.subject_id == subject_id)
+            ).all()
+            keep_ids = [r.id for r in rows if keep_cols and r.retention_until > now]
+            drop_ids = [r.id for r in rows if r.id not in keep_ids]
+            if entity == self.store.subject_entity and keep_subject and drop_ids:
+                keep_ids, drop_ids = drop_ids, []  # the subject row anchors what is kept
+                keep_cols = keep_cols or []
+            if drop_ids:
+                session.execute(delete(table).where(table.c.id.in_(drop_ids)))
+                erased[entity] = len(drop_ids)
+            if keep_ids:
+                keep_subject = True
+                cleared = {c.name: None for c in columns if c not in keep_cols}
+                cleared.update(
+                    {c.blind_index: None for c in columns if c not in keep_cols and c.blind_index}
+                )
+                if cleared:
+                    session.execute(
+                        update(table)
+                        .where(table.c.id.in_(keep_ids))
+                        .values(**cleared, updated_at=now)
+                    )
+                until = max(r.retention_until for r in rows if r.id in keep_ids)
+                kept.append(
+                    {
+                        "entity": entity,
+                        "records": len(keep_ids),
+                        "fields": [c.name for c in keep_cols],
+                        "encrypted_fields": [c.name for c in keep_cols if c.encrypted],
+                        "why": sorted({w for c in keep_cols for w in obliged[c.ref]}),
+                        "until": until.isoformat(),
+                        "article": "Art. 17(3)(b)",
+                    }
+                )
+        return kept, erased
+
+    def restrict(
+        self, session: Session, subject_id: str | None, *, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Art. 18: the data stays stored but leaves no activation or report."""
+        if subject_id is None:
+            return {"restricted": False, "why": "we hold no data about you"}
+        raise_flag(
+            session,
+            subject_id,
+            kind=FlagKind.RESTRICTION,
+            scope="all",
+            reason="Art. 18 request",
+            request_id=request_id,
+            at=self.now(),
+        )
+        return {
+            "restricted": True,
+            "effect": "stored only: excluded from every activation "
+            "and report until the restriction is lifted",
+        }
+
+    def object(
+        self, session: Session, subject_id: str | None, *, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Art. 21(3): direct marketing stops at once; consents to it are withdrawn."""
+        if subject_id is None:
+            return {"objection_recorded": False, "why": "we hold no data about you"}
+        raise_flag(
+            session,
+            subject_id,
+            kind=FlagKind.OBJECTION,
+            scope=str(UseKind.DIRECT_MARKETING),
+            reason="Art. 21 objection",
+            request_id=request_id,
+            at=self.now(),
+        )
+        withdrawn = []
+        current = {
+            s.use: s.state for s in subject_consents(session, self.strategy, subject_id).current
+        }
+        for use in self.strategy.uses:
+            if use.kind not in {UseKind.DIRECT_MARKETING, UseKind.PROFILING}:
+                continue
+            if (
+                use.legal_basis is LegalBasis.CONSENT
+                and current.get(use.id) == "given"
+                and self.signer is not None
+            ):
+                source = next(
+                    (s.id for s in self.strategy.sources if use.id in s.consent_for),
+                    self.strategy.sources[0].id,
+                )
+                record_consent(
+                    session,
+                    self.strategy,
+                    signer=self.signer,
+                    subject_id=subject_id,
+                    use=use.id,
+                    state="withdrawn",
+                    source=source,
+                    recorded_by="dsar",
+                    evidence={"request_id": request_id or ""},
+                )
+                withdrawn.append(use.id)
+        return {
+            "objection_recorded": True,
+            "scope": str(UseKind.DIRECT_MARKETING),
+            "consents_withdrawn": withdrawn,
+            "effect": "no direct marketing from now on (Art. 21(3))",
+        }
