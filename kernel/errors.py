@@ -10,11 +10,13 @@
     │   └── SubjectErased              the subject's key was destroyed (crypto-shredding)
     ├── ConsentError                   consent: refused capture, unknown purpose
     ├── PolicyError                    access_policy: unknown role, purpose not held
-    │   └── AccessDenied               the policy says no
+    │   ├── AccessDenied               the policy says no
+    │   └── UnknownReference           a role, use or field the strategy does not declare
     ├── RequestError                   dsar: data-subject request lifecycle
     │   ├── NotFound                   no such request, subject or record
     │   └── Conflict                   a transition that the request's state does not allow
-    └── AuthError                      a missing or unknown staff token, or a duty not held
+    └── AuthError                      a missing or unknown staff token
+        └── Forbidden                  a valid token whose role lacks the duty needed
 
 Each error carries structured context (``file``, ``line``, ``subject_id``, ``article``…) in
 ``context``; ``code`` is the stable machine-readable name used in HTTP error bodies.
@@ -29,6 +31,7 @@ __all__ = [
     "AuthError",
     "Conflict",
     "ConsentError",
+    "Forbidden",
     "CryptoError",
     "KeyConfigError",
     "NotFound",
@@ -39,6 +42,7 @@ __all__ = [
     "SubjectErased",
     "TietotieError",
     "TokenError",
+    "UnknownReference",
     "ValidationFailed",
 ]
 
@@ -129,6 +133,13 @@ class AccessDenied(PolicyError):
     status = 403
 
 
+class UnknownReference(PolicyError):
+    """A role, use or field named in a policy question that the strategy does not declare."""
+
+    code = "unknown_reference"
+    status = 422
+
+
 class RequestError(TietotieError):
     """A data-subject request cannot proceed as asked."""
 
@@ -155,3 +166,10 @@ class AuthError(TietotieError):
 
     code = "unauthorised"
     status = 401
+
+
+class Forbidden(AuthError):
+    """The caller is authenticated, but its role lacks the duty the action needs."""
+
+    code = "forbidden"
+    status = 403

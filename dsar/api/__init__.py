@@ -1,0 +1,16 @@
+"""The HTTP room of the service: routers, dependencies and the error handlers.
+
+Every router module exposes ``router``; :data:`ROUTERS` lists them, so adding one is one line.
+"""
+
+from typing import Final
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: Final[tuple[str, ...]] = (
+    "dsar.api.records",
+    "dsar.api.subjects",
+    "dsar.api.policy",
+    "dsar.api.consents",
+)
+"""Modules whose ``router`` the app includes, in order."""

@@ -1,0 +1,63 @@
+"""Tables the service owns beside the system of record (staff tokens), and the whole schema.
+
+:func:`database_metadata` is the one MetaData that ``tietotie db upgrade`` migrates the
+database to: the strategy's entity tables plus every service table. Packages that add tables
+of their own list a zero-argument callable returning their MetaData in ``SERVICE_METADATA``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Final
+
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+from schemas.models import Strategy
+from schemas.tables import UTCDateTime, build_tables, new_metadata
+
+__all__ = ["SERVICE_METADATA", "database_metadata", "service_metadata", "staff_tokens"]
+
+_metadata = new_metadata()
+
+staff_tokens = Table(
+    "tietotie_staff_tokens",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(128), nullable=False, unique=True,
+           comment="hash_secret() of the bearer token; the token itself is never stored"),
+    Column("role", String(64), nullable=False, comment="role id of organisation.yaml"),
+    Column("name", String(200), nullable=True, comment="who or what holds the token"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    comment="staff bearer tokens (hashes only)",
+)
+"""Staff bearer tokens, one role each; only the hash of each token is stored."""
+
+
+def service_metadata() -> MetaData:
+    """The MetaData of this module's tables."""
+    return _metadata
+
+
+SERVICE_METADATA: Final[tuple[str, ...]] = (
+    "dsar.tables:service_metadata",
+    "dsar.audit.tables:audit_metadata",
+    "dsar.requests.tables:request_metadata",
+    "dsar.restrictions:flag_metadata",
+    "consent.tables:ledger_metadata",
+)
+"""``module:function`` of every package's service tables; adding a package is one line."""
+
+
+def database_metadata(strategy: Strategy) -> MetaData:
+    """A fresh MetaData holding the strategy's entity tables and every service table."""
+    metadata = new_metadata()
+    build_tables(strategy, metadata)
+    for target in SERVICE_METADATA:
+        module, _, attr = target.partition(":")
+        source: MetaData = getattr(importlib.import_module(module), attr)()
+        for table in source.sorted_tables:
+            table.to_metadata(metadata)
+    return metadata
+
+

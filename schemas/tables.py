@@ -1,0 +1,338 @@
+"""SQLAlchemy 2.0 tables of the system of record, compiled from the strategy's entities.
+
+One table per entity, named like the entity. Every table has the same bookkeeping columns:
+
+    id               random opaque record id (uuid4 hex); the subject table's id is the subject id
+    subject_id       the data subject the row belongs to (every table: one query finds a subject)
+    parent_id        children only: FK to the parent entity's ``id``, ON DELETE CASCADE
+    source           the source id that first wrote the row (Art. 14(2)(f), 15(1)(g))
+    collected_at     when it was first written (UTC)
+    updated_at       when a merge last changed it (UTC)
+    retention_until  when the row's retention ends (the entity's or its uses' longest)
+    provenance       JSON ``{field: [source, collected_at]}``: who wrote each value, and when
+
+Field columns carry the field's name. Values are stored normalised and in clear, except for
+fields that are encrypted at rest (special categories and ``protect: encrypt``): those are
+stored as the per-subject AES-GCM ciphertext of the keystore (``LargeBinary``), and where such
+a field is an identifier or a ``match_on`` key a *blind index* column ``<field>_bidx`` keeps a
+keyed one-way token (kernel.crypto hmac, domain ``blind-index``) so the subject can still be
+found by an equality lookup without decrypting anything. ``protect: hmac`` fields are kept in
+clear: ``protect`` says how a field leaves the system, and an identifier must be searchable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from kernel.errors import StrategyError
+from schemas.enums import FieldType
+from schemas.models import Strategy
+from schemas.primitives import parse_duration
+from schemas.runtime import STRING_MAX, canonical_decimal
+
+__all__ = [
+    "BLIND_INDEX_DOMAIN",
+    "NAMING_CONVENTION",
+    "RESERVED_COLUMNS",
+    "ExactDecimal",
+    "FieldColumn",
+    "SystemTables",
+    "UTCDateTime",
+    "build_tables",
+    "entity_retention",
+    "field_retention",
+    "longest",
+    "new_metadata",
+    "python_value",
+]
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Explicit constraint names, so migrations can name what they change on every database."""
+
+RESERVED_COLUMNS: Final = frozenset(
+    {"id", "subject_id", "parent_id", "source", "collected_at", "updated_at", "retention_until",
+     "provenance"}
+)
+"""Bookkeeping columns every entity table has; no field may take these names."""
+
+BLIND_INDEX_DOMAIN: Final = "blind-index"
+"""The pseudonymisation domain of blind-index tokens (never handed out anywhere)."""
+
+_ID_LENGTH: Final = 32
+_SOURCE_LENGTH: Final = 64
+_RESERVED_PREFIX: Final = "tietotie_"
+
+
+def new_metadata() -> MetaData:
+    """An empty MetaData with the project's naming convention."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every database (SQLite and MariaDB store it naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Microseconds on MariaDB too (its DATETIME drops them by default)."""
+        if dialect.name in {"mysql", "mariadb"}:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC; naive datetimes never reach the database."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: attach a time zone before storing it")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name != "postgresql" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Give back an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC(18, 4) that round-trips Decimal exactly, also on SQLite (which has no decimals).
+
+    SQLite keeps NUMERIC values as integers or reals of 15 significant digits, which is why
+    decimals are limited to 15 digits (see :data:`schemas.runtime.DECIMAL_INTEGER_DIGITS`); the
+    value is bound as text there and read back canonical (``10.5000`` → ``10.5``).
+    """
+
+    impl = Numeric(18, 4)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        """Bind as text on SQLite, as Decimal elsewhere."""
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """Canonical Decimal (``10.5000`` → ``10.5``)."""
+        if value is None:
+            return None
+        return canonical_decimal(Decimal(str(value)))
+
+
+@dataclass(frozen=True)
+class FieldColumn:
+    """How one field is stored: its column, whether encrypted at rest, and its blind index."""
+
+    ref: str
+    entity: str
+    name: str
+    type: FieldType
+    encrypted: bool
+    blind_index: str | None = None
+
+
+@dataclass
+class SystemTables:
+    """The compiled tables of a strategy, with per-field storage facts."""
+
+    strategy: Strategy
+    metadata: MetaData
+    tables: dict[str, Table] = field(default_factory=dict)
+    columns: dict[str, FieldColumn] = field(default_factory=dict)
+    subject_entity: str = ""
+
+    def table(self, entity: str) -> Table:
+        """The table of ``entity``."""
+        return self.tables[entity]
+
+    def fields_of(self, entity: str) -> list[FieldColumn]:
+        """The field columns of ``entity``, in declaration order."""
+        return [c for c in self.columns.values() if c.entity == entity]
+
+    @property
+    def subject_table(self) -> Table:
+        """The table of the data-subject root entity."""
+        return self.tables[self.subject_entity]
+
+    def order(self) -> list[str]:
+        """Entity names parents first (the order to insert in; reversed, to delete in)."""
+        return list(self.tables)
+
+
+def _column_type(ftype: FieldType, values: list[str] | None) -> TypeEngine[Any]:
+    match ftype:
+        case FieldType.STRING:
+            return String(STRING_MAX)
+        case FieldType.TEXT:
+            return Text()
+        case FieldType.EMAIL:
+            return String(254)
+        case FieldType.PHONE:
+            return String(16)
+        case FieldType.INTEGER:
+            return BigInteger()
+        case FieldType.DECIMAL:
+            return ExactDecimal()
+        case FieldType.BOOLEAN:
+            return Boolean(create_constraint=False)
+        case FieldType.DATE:
+            return Date()
+        case FieldType.DATETIME:
+            return UTCDateTime()
+        case FieldType.ENUM:
+            # Wide enough that adding an enum value never narrows the column.
+            return String(max(64, *(len(v) for v in values or [""])))
+        case FieldType.COUNTRY:
+            return String(2)
+        case FieldType.POSTAL_CODE:
+            return String(16)
+        case FieldType.URL:
+            return String(760)  # 760 x 4 bytes stays under MariaDB's 3072-byte index limit
+    raise AssertionError(ftype)  # pragma: no cover
+
+
+def _entity_order(strategy: Strategy) -> list[str]:
+    index = strategy.index
+    return sorted(index.entities, key=lambda name: (len(index.lineage(name)), name))
+
+
+def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> SystemTables:
+    """Compile the strategy's entities into tables on ``metadata`` (a fresh one by default).
+
+    Raises :class:`StrategyError` when the strategy has no single subject entity, an entity has
+    no path to it, or a field takes a bookkeeping column's name.
+    """
+    index = strategy.index
+    subject = index.subject_entity
+    if subject is None:
+        raise StrategyError("the system step needs exactly one entity with subject: true",
+                            file="5-system.yaml")
+    out = SystemTables(strategy=strategy, metadata=metadata or new_metadata(),
+                       subject_entity=subject)
+    for name in _entity_order(strategy):
+        entity = index.entities[name]
+        if name.startswith(_RESERVED_PREFIX):
+            raise StrategyError(f"entity {name!r}: names starting with {_RESERVED_PREFIX!r} "
+                                "are kept for the service's own tables; rename it",
+                                file="5-system.yaml", entity=name)
+        lineage = index.lineage(name)
+        if lineage[-1] != subject:
+            raise StrategyError(f"entity {name!r} does not lead to the subject entity {subject!r} "
+                                "through its parents; set `parent`", file="5-system.yaml",
+                                entity=name)
+        searchable = set(entity.identifiers) | {f for key in entity.match_on for f in key}
+        columns: list[Column[Any]] = [Column("id", String(_ID_LENGTH), primary_key=True)]
+        if name == subject:
+            columns.append(Column("subject_id", String(_ID_LENGTH), nullable=False, index=True))
+        else:
+            columns.append(Column(
+                "subject_id", String(_ID_LENGTH),
+                ForeignKey(f"{subject}.id", ondelete="CASCADE"), nullable=False, index=True))
+            assert entity.parent is not None
+            columns.append(Column(
+                "parent_id", String(_ID_LENGTH),
+                ForeignKey(f"{entity.parent}.id", ondelete="CASCADE"), nullable=False,
+                index=True))
+        columns += [
+            Column("source", String(_SOURCE_LENGTH), nullable=False),
+            Column("collected_at", UTCDateTime(), nullable=False),
+            Column("updated_at", UTCDateTime(), nullable=False),
+            Column("retention_until", UTCDateTime(), nullable=False, index=True),
+            Column("provenance", JSON(), nullable=False),
+        ]
+        indexes: list[Index] = []
+        for fname, spec in entity.fields.items():
+            ref = f"{name}.{fname}"
+            if fname in RESERVED_COLUMNS or fname.endswith("_bidx"):
+                raise StrategyError(
+                    f"field {ref}: {fname!r} is a bookkeeping column of every table "
+                    f"({', '.join(sorted(RESERVED_COLUMNS))}) or a blind-index name; rename it",
+                    file="5-system.yaml", field=ref)
+            encrypted = index.encrypted_at_rest(ref)
+            blind = f"{fname}_bidx" if encrypted and fname in searchable else None
+            if encrypted:
+                columns.append(Column(fname, LargeBinary(), nullable=True))
+                if blind:
+                    columns.append(Column(blind, String(64), nullable=True, index=True))
+            else:
+                columns.append(Column(fname, _column_type(spec.type, spec.values), nullable=True,
+                                      index=fname in entity.identifiers))
+            out.columns[ref] = FieldColumn(ref=ref, entity=name, name=fname, type=spec.type,
+                                           encrypted=encrypted, blind_index=blind)
+        for key in entity.match_on:
+            stored = [out.columns[f"{name}.{f}"].blind_index or f for f in key]
+            already = len(stored) == 1 and (key[0] in entity.identifiers or stored[0] != key[0])
+            if not already:
+                indexes.append(Index(f"ix_{name}_match_{'_'.join(key)}", *stored))
+        out.tables[name] = Table(name, out.metadata, *columns, *indexes,
+                                 comment=f"system of record: {name}")
+    return out
+
+
+def python_value(column: FieldColumn, value: Any) -> Any:
+    """Values read back from a column as the runtime model gives them (dates stay dates)."""
+    if column.type is FieldType.DATE and isinstance(value, datetime):
+        return value.date()
+    if column.type is FieldType.DATE and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
+
+
+_ANCHOR: Final = date(2000, 1, 1)
+
+
+def longest(durations: list[str]) -> str | None:
+    """The longest of some ISO 8601 durations (``P6Y`` beats ``P3Y``), or ``None`` if none."""
+    if not durations:
+        return None
+    return max(durations, key=lambda d: _ANCHOR + parse_duration(d))
+
+
+def field_retention(strategy: Strategy, ref: str) -> str | None:
+    """How long a field is kept: its entity's override, else the longest of the uses holding it."""
+    entity = strategy.index.entities.get(ref.partition(".")[0])
+    if entity is not None and entity.retention:
+        return entity.retention
+    uses = strategy.index.uses
+    return longest([r for u in strategy.index.field_uses.get(ref, [])
+                    if (r := uses[u].retention) is not None])
+
+
+def entity_retention(strategy: Strategy, entity: str) -> str | None:
+    """How long an entity's rows are kept: its override, else the longest retention of the uses
+    that hold any of its fields (the row must outlive its longest-kept value)."""
+    spec = strategy.index.entities[entity]
+    if spec.retention:
+        return spec.retention
+    return longest([r for f in spec.fields
+                    if (r := field_retention(strategy, f"{entity}.{f}")) is not None])

@@ -1,0 +1,110 @@
+"""The app factory: load the strategy, open the database and keys, wire the routers."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from access_policy.service import compile_policy
+from dsar.api import ROUTERS
+from dsar.api.errors import install_error_handlers
+from dsar.migrations import plan_upgrade, upgrade
+from dsar.records import FieldCrypto, RecordStore
+from dsar.tables import database_metadata
+from kernel.crypto import Pseudonymiser
+from kernel.db import make_engine, session_factory
+from kernel.errors import KeyConfigError, StrategyError
+from kernel.keys import Keyring
+from schemas import Strategy, validate
+from tietotie.keys import keyring_path, master_key, open_keystore
+from tietotie.settings import Environment, Settings, get_settings
+
+__all__ = ["create_app", "load_checked_strategy", "open_field_crypto"]
+
+
+def load_checked_strategy(settings: Settings) -> Strategy:
+    """The strategy of ``settings``; StrategyError listing the errors when it does not validate."""
+    result = validate(str(settings.strategy))
+    errors = [f for f in result.findings if f.severity == "error"]
+    if errors or result.strategy is None:
+        listing = "; ".join(f"{f.position}: {f.rule} {f.message}" for f in errors[:20])
+        raise StrategyError(
+            f"the strategy at {settings.strategy} has {len(errors)} error(s); fix them "
+            f"(`tietotie validate`) before starting: {listing}", file=str(settings.strategy))
+    return result.strategy
+
+
+def open_field_crypto(settings: Settings) -> FieldCrypto:
+    """The keystore and blind-index keys; in development a missing keyring is created."""
+    path = keyring_path(settings)
+    master = master_key(settings)
+    if path.exists():
+        keyring = Keyring.load(path, master)
+    elif settings.environment is Environment.DEVELOPMENT:
+        keyring = Keyring.create(path, master)
+    else:
+        raise KeyConfigError(f"no keyring at {path}: run `tietotie keys init`", file=str(path))
+    return FieldCrypto(keystore=open_keystore(settings, keyring),
+                       pseudonymiser=Pseudonymiser(keyring))
+
+
+def _prepare_database(engine: Engine, strategy: Strategy, settings: Settings) -> None:
+    metadata = database_metadata(strategy)
+    plan = plan_upgrade(engine, metadata)
+    if plan.empty:
+        return
+    if settings.environment is Environment.PRODUCTION:
+        raise StrategyError("the database does not match the strategy: run "
+                            "`tietotie db upgrade` before starting the service")
+    upgrade(engine, metadata)  # additive only; destructive changes stop here with the list
+
+
+def create_app(settings: Settings | None = None, *, crypto: FieldCrypto | None = None,
+               engine: Engine | None = None) -> FastAPI:
+    """The service: refuses to start on strategy errors; state lives on ``app.state``.
+
+    Outside production a database that lacks tables is brought up to date (additive changes
+    only); in production ``tietotie db upgrade`` must have run.
+    """
+    settings = settings or get_settings()
+    strategy = load_checked_strategy(settings)
+    engine = engine or make_engine(settings.database_url)
+    _prepare_database(engine, strategy, settings)
+    crypto = crypto or open_field_crypto(settings)
+    store = RecordStore(strategy, crypto=crypto)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="tietotie", version="0.1.0", lifespan=lifespan,
+                  description=f"System of record and data-subject requests for "
+                              f"{strategy.controller.name}.")
+    app.state.settings = settings
+    app.state.strategy = strategy
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.store = store
+    app.state.crypto = crypto
+    app.state.policy = compile_policy(strategy)
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, Any]:
+        """Liveness and which strategy is loaded."""
+        index = strategy.index
+        return {"status": "ok", "controller": strategy.controller.name,
+                "system": strategy.system.name,
+                "counts": {"entities": len(index.entities), "fields": len(index.fields),
+                           "uses": len(index.uses), "roles": len(index.roles),
+                           "sources": len(index.sources)}}
+
+    for name in ROUTERS:
+        app.include_router(importlib.import_module(name).router)
+    return app
