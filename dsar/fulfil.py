@@ -322,7 +322,15 @@ class Fulfiller:
                     "encrypted with it"
                 )
             elif self.store.crypto is not None:
-                shredded = self.store.crypto.keystore.shred(subject_id)
+                keystore = self.store.crypto.keystore
+                destroyed = keystore.shred(subject_id)
+                shredded = keystore.is_erased(subject_id)
+                shred_note = (
+                    "the subject's key was destroyed: encrypted values in every copy "
+                    "and backup are unreadable"
+                    if destroyed
+                    else "no encrypted values were held; the subject is marked erased"
+                )
             if kept:
                 raise_flag(
                     session,

@@ -23,8 +23,13 @@ staff_tokens = Table(
     "tietotie_staff_tokens",
     _metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("token_hash", String(128), nullable=False, unique=True,
-           comment="hash_secret() of the bearer token; the token itself is never stored"),
+    Column(
+        "token_hash",
+        String(128),
+        nullable=False,
+        unique=True,
+        comment="hash_secret() of the bearer token; the token itself is never stored",
+    ),
     Column("role", String(64), nullable=False, comment="role id of organisation.yaml"),
     Column("name", String(200), nullable=True, comment="who or what holds the token"),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -59,5 +64,3 @@ def database_metadata(strategy: Strategy) -> MetaData:
         for table in source.sorted_tables:
             table.to_metadata(metadata)
     return metadata
-
-

@@ -14,7 +14,7 @@ from access_policy.service import compile_policy
 from dsar.api import ROUTERS
 from dsar.api.errors import install_error_handlers
 from dsar.migrations import plan_upgrade, upgrade
-from dsar.records import FieldCrypto, RecordStore
+from dsar.records import FieldCrypto
 from dsar.tables import database_metadata
 from kernel.crypto import Pseudonymiser
 from kernel.db import make_engine, session_factory
@@ -23,6 +23,7 @@ from kernel.keys import Keyring
 from schemas import Strategy, validate
 from tietotie.keys import keyring_path, master_key, open_keystore
 from tietotie.settings import Environment, Settings, get_settings
+from tietotie.wiring import build_services
 
 __all__ = ["create_app", "load_checked_strategy", "open_field_crypto"]
 
@@ -35,7 +36,9 @@ def load_checked_strategy(settings: Settings) -> Strategy:
         listing = "; ".join(f"{f.position}: {f.rule} {f.message}" for f in errors[:20])
         raise StrategyError(
             f"the strategy at {settings.strategy} has {len(errors)} error(s); fix them "
-            f"(`tietotie validate`) before starting: {listing}", file=str(settings.strategy))
+            f"(`tietotie validate`) before starting: {listing}",
+            file=str(settings.strategy),
+        )
     return result.strategy
 
 
@@ -49,8 +52,9 @@ def open_field_crypto(settings: Settings) -> FieldCrypto:
         keyring = Keyring.create(path, master)
     else:
         raise KeyConfigError(f"no keyring at {path}: run `tietotie keys init`", file=str(path))
-    return FieldCrypto(keystore=open_keystore(settings, keyring),
-                       pseudonymiser=Pseudonymiser(keyring))
+    return FieldCrypto(
+        keystore=open_keystore(settings, keyring), pseudonymiser=Pseudonymiser(keyring)
+    )
 
 
 def _prepare_database(engine: Engine, strategy: Strategy, settings: Settings) -> None:
@@ -59,13 +63,19 @@ def _prepare_database(engine: Engine, strategy: Strategy, settings: Settings) ->
     if plan.empty:
         return
     if settings.environment is Environment.PRODUCTION:
-        raise StrategyError("the database does not match the strategy: run "
-                            "`tietotie db upgrade` before starting the service")
+        raise StrategyError(
+            "the database does not match the strategy: run "
+            "`tietotie db upgrade` before starting the service"
+        )
     upgrade(engine, metadata)  # additive only; destructive changes stop here with the list
 
 
-def create_app(settings: Settings | None = None, *, crypto: FieldCrypto | None = None,
-               engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    crypto: FieldCrypto | None = None,
+    engine: Engine | None = None,
+) -> FastAPI:
     """The service: refuses to start on strategy errors; state lives on ``app.state``.
 
     Outside production a database that lacks tables is brought up to date (additive changes
@@ -76,22 +86,33 @@ def create_app(settings: Settings | None = None, *, crypto: FieldCrypto | None =
     engine = engine or make_engine(settings.database_url)
     _prepare_database(engine, strategy, settings)
     crypto = crypto or open_field_crypto(settings)
-    store = RecordStore(strategy, crypto=crypto)
+    services = build_services(
+        settings, strategy=strategy, engine=engine, sessions=session_factory(engine), crypto=crypto
+    )
+    store = services.store
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
 
-    app = FastAPI(title="tietotie", version="0.1.0", lifespan=lifespan,
-                  description=f"System of record and data-subject requests for "
-                              f"{strategy.controller.name}.")
+    app = FastAPI(
+        title="tietotie",
+        version="0.1.0",
+        lifespan=lifespan,
+        description=f"System of record and data-subject requests for {strategy.controller.name}.",
+    )
     app.state.settings = settings
     app.state.strategy = strategy
     app.state.engine = engine
-    app.state.sessions = session_factory(engine)
+    app.state.sessions = services.sessions
     app.state.store = store
     app.state.crypto = crypto
+    app.state.services = services
+    app.state.audit = services.audit
+    app.state.consent_signer = services.signer
+    app.state.requests = services.requests
+    app.state.fulfiller = services.fulfiller
     app.state.policy = compile_policy(strategy)
     install_error_handlers(app)
 
@@ -99,11 +120,18 @@ def create_app(settings: Settings | None = None, *, crypto: FieldCrypto | None =
     def health() -> dict[str, Any]:
         """Liveness and which strategy is loaded."""
         index = strategy.index
-        return {"status": "ok", "controller": strategy.controller.name,
-                "system": strategy.system.name,
-                "counts": {"entities": len(index.entities), "fields": len(index.fields),
-                           "uses": len(index.uses), "roles": len(index.roles),
-                           "sources": len(index.sources)}}
+        return {
+            "status": "ok",
+            "controller": strategy.controller.name,
+            "system": strategy.system.name,
+            "counts": {
+                "entities": len(index.entities),
+                "fields": len(index.fields),
+                "uses": len(index.uses),
+                "roles": len(index.roles),
+                "sources": len(index.sources),
+            },
+        }
 
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)

@@ -39,6 +39,15 @@ class Settings(BaseSettings):
         default=None, description="Base64 master key (TIETOTIE_MASTER_KEY)."
     )
     key_file: Path = Field(default=Path("var/master.key"), description="Master key file.")
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for verification codes; unset: the outbox."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port (STARTTLS when offered).")
+    smtp_sender: str = Field(
+        default="privacy@localhost", description="From address of messages to requesters."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login name.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
 
 
 @lru_cache(maxsize=1)

@@ -12,5 +12,8 @@ ROUTERS: Final[tuple[str, ...]] = (
     "dsar.api.subjects",
     "dsar.api.policy",
     "dsar.api.consents",
+    "dsar.api.dsar",
+    "dsar.api.audit",
+    "dsar.api.pseudonymise",
 )
 """Modules whose ``router`` the app includes, in order."""

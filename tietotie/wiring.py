@@ -1,0 +1,94 @@
+"""Builds the service's parts from settings, once, for the app factory and the CLI alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent.receipts import ReceiptSigner
+from dsar.audit import AuditLog
+from dsar.external import ExternalSystems
+from dsar.fulfil import Fulfiller
+from dsar.records import FieldCrypto, RecordStore, find_subject
+from dsar.requests import Notifier, OutboxNotifier, Requests, SmtpNotifier
+from schemas.models import Strategy
+from schemas.runtime import normalise, to_text
+from tietotie.settings import Settings
+
+__all__ = ["AUDIT_KEY_PURPOSE", "Services", "build_services"]
+
+AUDIT_KEY_PURPOSE = "audit-log"
+"""The keyring derivation label of the audit log's HMAC key (always from key version 1)."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request handler or a command needs, wired once."""
+
+    strategy: Strategy
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: RecordStore
+    crypto: FieldCrypto
+    audit: AuditLog
+    signer: ReceiptSigner
+    requests: Requests
+    fulfiller: Fulfiller
+
+
+def _notifier(settings: Settings) -> Notifier:
+    if not settings.smtp_host:
+        return OutboxNotifier()
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpNotifier(
+        settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=password,
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    strategy: Strategy,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    crypto: FieldCrypto,
+) -> Services:
+    """The request service, fulfiller, audit log and receipt signer over one store."""
+    store = RecordStore(strategy, crypto=crypto)
+    keyring = crypto.pseudonymiser.keyring
+    audit = AuditLog(keyring.derive(AUDIT_KEY_PURPOSE, version=1))
+    signer = ReceiptSigner(keyring)
+    subject = strategy.index.subject_entity
+    assert subject is not None  # a validated strategy has exactly one
+    fields = strategy.system.entities[subject].fields
+    region = store.models.region
+
+    def canonical(key: str, value: str) -> str:
+        spec = fields[key]
+        return to_text(spec, normalise(spec, value, region=region))
+
+    requests = Requests(
+        strategy,
+        find_subject=lambda session, key, value: find_subject(session, store, {key: value}),
+        notifier=_notifier(settings),
+        audit=audit,
+        normalise=canonical,
+    )
+    fulfiller = Fulfiller(strategy, store, ExternalSystems(strategy), signer=signer)
+    return Services(
+        strategy=strategy,
+        engine=engine,
+        sessions=sessions,
+        store=store,
+        crypto=crypto,
+        audit=audit,
+        signer=signer,
+        requests=requests,
+        fulfiller=fulfiller,
+    )
