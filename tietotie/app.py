@@ -23,9 +23,9 @@ from kernel.keys import Keyring
 from schemas import Strategy, validate
 from tietotie.keys import keyring_path, master_key, open_keystore
 from tietotie.settings import Environment, Settings, get_settings
-from tietotie.wiring import build_services
+from tietotie.wiring import Services, build_services
 
-__all__ = ["create_app", "load_checked_strategy", "open_field_crypto"]
+__all__ = ["create_app", "load_checked_strategy", "open_field_crypto", "open_services"]
 
 
 def load_checked_strategy(settings: Settings) -> Strategy:
@@ -70,6 +70,19 @@ def _prepare_database(engine: Engine, strategy: Strategy, settings: Settings) ->
     upgrade(engine, metadata)  # additive only; destructive changes stop here with the list
 
 
+def open_services(
+    settings: Settings, *, crypto: FieldCrypto | None = None, engine: Engine | None = None
+) -> Services:
+    """The checked strategy, an up-to-date database, the keys, and every service over them."""
+    strategy = load_checked_strategy(settings)
+    engine = engine or make_engine(settings.database_url)
+    _prepare_database(engine, strategy, settings)
+    crypto = crypto or open_field_crypto(settings)
+    return build_services(
+        settings, strategy=strategy, engine=engine, sessions=session_factory(engine), crypto=crypto
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -82,14 +95,13 @@ def create_app(
     only); in production ``tietotie db upgrade`` must have run.
     """
     settings = settings or get_settings()
-    strategy = load_checked_strategy(settings)
-    engine = engine or make_engine(settings.database_url)
-    _prepare_database(engine, strategy, settings)
-    crypto = crypto or open_field_crypto(settings)
-    services = build_services(
-        settings, strategy=strategy, engine=engine, sessions=session_factory(engine), crypto=crypto
+    services = open_services(settings, crypto=crypto, engine=engine)
+    strategy, engine, crypto, store = (
+        services.strategy,
+        services.engine,
+        services.crypto,
+        services.store,
     )
-    store = services.store
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
