@@ -1,12 +1,46 @@
-"""`tietotie serve`: run the HTTP service with uvicorn."""
+"""`tietotie serve`: run the HTTP service with uvicorn (with `--demo N`, ready to try)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from tietotie.commands.strategy import StrategyOption
+
 __all__ = ["register"]
+
+
+def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -> None:
+    """Seed demo customers into an empty database and print where to go and a staff token."""
+    from sqlalchemy import func, select
+
+    from dsar.auth import issue_token
+    from dsar.seed import seed
+    from kernel.db import transaction
+    from tietotie.commands.service import open_from_cli
+
+    services = open_from_cli(strategy)
+    table = services.store.tables.subject_table
+    with services.sessions() as session:
+        held = session.execute(select(func.count()).select_from(table)).scalar_one()
+    if held == 0:
+        result = seed(services.sessions, services.store, customers=customers)
+        typer.echo(f"seeded {result.customers} demo customers ({result.total_rows} rows)")
+    else:
+        typer.echo(f"the database already holds {held} customers; not seeding")
+    roles = services.strategy.index.roles
+    role = next((r.id for r in roles.values() if len(r.duties) == 3), next(iter(roles)))
+    with transaction(services.sessions) as session:
+        token = issue_token(session, services.strategy, role=role, name="make run")
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\n  API docs     {base}/docs\n  OpenAPI      {base}/openapi.json\n"
+        f"  health       {base}/health\n  staff token  {token}  (role {role})\n\n"
+        f"  try: curl -H 'Authorization: Bearer {token}' {base}/v1/policy/matrix\n"
+    )
+    services.engine.dispose()
 
 
 def register(app: typer.Typer) -> None:
@@ -16,15 +50,31 @@ def register(app: typer.Typer) -> None:
     def serve_command(
         host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+        strategy: StrategyOption = None,
+        demo: Annotated[
+            int,
+            typer.Option(
+                "--demo",
+                min=0,
+                help="Seed this many demo customers "
+                "into an empty database and print a staff token.",
+            ),
+        ] = 0,
     ) -> None:
-        """Serve the API (GET /health, /v1/...); refuses to start on strategy errors."""
+        """Serve the API (GET /health, /docs, /v1/...); refuses to start on strategy errors."""
         import uvicorn
 
         from kernel.errors import TietotieError
         from tietotie.app import create_app
+        from tietotie.settings import get_settings
 
+        if demo:
+            _prepare_demo(strategy, demo, host, port)
+        settings = get_settings()
+        if strategy is not None:
+            settings = settings.model_copy(update={"strategy": strategy})
         try:
-            application = create_app()
+            application = create_app(settings)
         except TietotieError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
