@@ -15,10 +15,11 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
-from access_policy.models import Decision
+from access_policy.models import Decision, DecisionEvent
 from access_policy.rows import condition_sql
 from access_policy.service import Policy, view_record
 from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep
+from dsar.audit import AuditEvent, AuditLog
 from dsar.records import RecordStore, find_subject, read_subject
 from kernel.errors import NotFound, RecordError
 
@@ -29,8 +30,9 @@ router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 PurposeQuery = Annotated[str, Query(description="The use (purpose) the read is for.")]
 
 
-def subject_visible(session: Session, store: RecordStore, policy: Policy, *, role: str,
-                    use: str, subject_id: str) -> bool:
+def subject_visible(
+    session: Session, store: RecordStore, policy: Policy, *, role: str, use: str, subject_id: str
+) -> bool:
     """Whether the subject passes the row filters of ``role``'s grants for ``use``."""
     conditions = policy.row_filters(role, use)
     subject_table = store.tables.subject_table
@@ -44,9 +46,13 @@ def subject_visible(session: Session, store: RecordStore, policy: Policy, *, rol
             clauses.append(condition_sql(cond, subject_table.c[name]))
         else:
             child = store.tables.table(entity)
-            clauses.append(exists(select(child.c.id).where(
-                child.c.subject_id == subject_table.c.id,
-                condition_sql(cond, child.c[name]))))
+            clauses.append(
+                exists(
+                    select(child.c.id).where(
+                        child.c.subject_id == subject_table.c.id, condition_sql(cond, child.c[name])
+                    )
+                )
+            )
     stmt = select(subject_table.c.id).where(and_(*clauses))
     return session.execute(stmt).first() is not None
 
@@ -62,8 +68,14 @@ def _plain(value: Any) -> Any:
 
 
 @router.get("")
-def find(request: Request, purpose: PurposeQuery, session: SessionDep, store: StoreDep,
-         policy: PolicyDep, staff: StaffDep) -> dict[str, Any]:
+def find(
+    request: Request,
+    purpose: PurposeQuery,
+    session: SessionDep,
+    store: StoreDep,
+    policy: PolicyDep,
+    staff: StaffDep,
+) -> dict[str, Any]:
     """Find a subject by one identifier (``?email=…``) for a purpose the role holds."""
     policy.check_purpose(staff.role, purpose)
     subject = store.subject_entity
@@ -72,49 +84,108 @@ def find(request: Request, purpose: PurposeQuery, session: SessionDep, store: St
     if len(given) != 1 or next(iter(given)) not in identifiers:
         raise RecordError(
             f"give exactly one identifier of {subject} as a query parameter: "
-            f"{', '.join(identifiers) or 'none declared'} (and purpose)")
-    (key, value), = given.items()
+            f"{', '.join(identifiers) or 'none declared'} (and purpose)"
+        )
+    ((key, value),) = given.items()
     ref = f"{subject}.{key}"
     if policy.decide(staff.role, ref, purpose, "read") is Decision.DENY:
         raise NotFound(f"no {subject} found", field=ref)
     subject_id = find_subject(session, store, {key: value})
-    if subject_id is None or not subject_visible(session, store, policy, role=staff.role,
-                                                 use=purpose, subject_id=subject_id):
+    if subject_id is None or not subject_visible(
+        session, store, policy, role=staff.role, use=purpose, subject_id=subject_id
+    ):
         raise NotFound(f"no {subject} with that {key}", field=ref)
     return {"subject_id": subject_id, "purpose": purpose}
 
 
+MASK_DOMAIN = "masked-read"
+"""Pseudonymisation domain of identifiers shown masked in staff reads."""
+
+
 @router.get("/{subject_id}")
-def read(subject_id: str, purpose: PurposeQuery, session: SessionDep, store: StoreDep,
-         policy: PolicyDep, staff: StaffDep) -> dict[str, Any]:
+def read(
+    request: Request,
+    subject_id: str,
+    purpose: PurposeQuery,
+    session: SessionDep,
+    store: StoreDep,
+    policy: PolicyDep,
+    staff: StaffDep,
+) -> dict[str, Any]:
     """The subject's records across entities, each field as the policy allows for the purpose."""
     policy.check_purpose(staff.role, purpose)
-    if not subject_visible(session, store, policy, role=staff.role, use=purpose,
-                           subject_id=subject_id):
-        raise NotFound(f"no subject {subject_id!r} for this role and purpose",
-                       subject_id=subject_id)
+    if not subject_visible(
+        session, store, policy, role=staff.role, use=purpose, subject_id=subject_id
+    ):
+        raise NotFound(
+            f"no subject {subject_id!r} for this role and purpose", subject_id=subject_id
+        )
     records = read_subject(session, store, subject_id)
     specs = store.strategy.index.fields
+    crypto = request.app.state.crypto
+    decisions: list[DecisionEvent] = []
+
+    def token(value: str) -> str:
+        return str(crypto.pseudonymiser.hmac(MASK_DOMAIN, value))
+
     out: dict[str, list[dict[str, Any]]] = {}
     masked: set[str] = set()
     for entity, rows in records.items():
         visible_rows = []
         for rec in rows:
-            shown = view_record(policy, rec.values, role=staff.role, use=purpose, entity=entity,
-                                specs=specs)
-            masked |= {f"{entity}.{k}" for k, v in shown.items()
-                       if isinstance(v, dict) and v.get("masked")}
-            erased = [e for e in rec.erased
-                      if policy.decide(staff.role, f"{entity}.{e}", purpose, "read")
-                      is not Decision.DENY]
+            shown = view_record(
+                policy,
+                rec.values,
+                role=staff.role,
+                use=purpose,
+                entity=entity,
+                specs=specs,
+                token=token,
+                sink=decisions.append,
+                subject_id=subject_id,
+            )
+            masked |= {
+                f"{entity}.{k}" for k, v in shown.items() if isinstance(v, dict) and v.get("masked")
+            }
+            erased = [
+                e
+                for e in rec.erased
+                if policy.decide(staff.role, f"{entity}.{e}", purpose, "read") is not Decision.DENY
+            ]
             if not shown and not erased:
                 continue
-            visible_rows.append({
-                "id": rec.id, "parent_id": rec.parent_id, "source": rec.source,
-                "collected_at": rec.collected_at.isoformat(),
-                "retention_until": rec.retention_until.isoformat(),
-                "values": _plain(shown), "erased": erased})
+            visible_rows.append(
+                {
+                    "id": rec.id,
+                    "parent_id": rec.parent_id,
+                    "source": rec.source,
+                    "collected_at": rec.collected_at.isoformat(),
+                    "retention_until": rec.retention_until.isoformat(),
+                    "values": _plain(shown),
+                    "erased": erased,
+                }
+            )
         if visible_rows:
             out[entity] = visible_rows
-    return {"subject_id": subject_id, "purpose": purpose, "role": staff.role,
-            "records": out, "masked": sorted(masked)}
+    audit: AuditLog = request.app.state.audit
+    audit.append(
+        session,
+        AuditEvent(
+            actor=f"role:{staff.role}",
+            action="subject.read",
+            subject_id=subject_id,
+            details={
+                "purpose": purpose,
+                "masked": sorted({d.field for d in decisions if d.decision is Decision.MASK}),
+                "denied": sorted({d.field for d in decisions if d.decision is Decision.DENY}),
+            },
+        ),
+    )
+    session.commit()
+    return {
+        "subject_id": subject_id,
+        "purpose": purpose,
+        "role": staff.role,
+        "records": out,
+        "masked": sorted(masked),
+    }

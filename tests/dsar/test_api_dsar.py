@@ -234,3 +234,16 @@ def test_reidentify_is_for_the_duty_and_audited(client: TestClient) -> None:
         e["action"] for e in client.get("/v1/audit", headers=_staff(client, "auditor")).json()
     ]
     assert actions.count("reidentify") == 1
+
+
+def test_a_staff_read_is_masked_per_policy_and_audited(client: TestClient, liisa: str) -> None:
+    """Marketing sees the name masked for reminders; the read is audited without values."""
+    marketing = _staff(client, "marketing")
+    read = client.get(f"/v1/subjects/{liisa}", params={"purpose": "seasonal-reminders"},
+                      headers=marketing).json()
+    name = read["records"]["customer"][0]["values"]["name"]
+    assert name["masked"] is True and name["value"] != "Liisa Virtanen"
+    log = client.get("/v1/audit", headers=_staff(client, "auditor")).json()
+    (entry,) = [e for e in log if e["action"] == "subject.read"]
+    assert entry["subject_id"] == liisa and "customer.name" in entry["details"]["masked"]
+    assert "Liisa" not in str(entry)
