@@ -151,10 +151,16 @@ def test_staff_read_masked_and_clear_cells_in_the_access_matrix(
 def test_search_works_offline(site_url: str, browser_page: Page) -> None:
     """Searching the built site in Finnish finds the bookkeeping purpose, with nothing fetched
     from outside the site."""
+    from playwright.sync_api import expect
+
     page = browser_page
     page.goto(site_url)
-    page.locator("label.md-search__icon, .md-search__input").first.click()
-    page.locator("input.md-search__input").fill("kirjanpito")
+    page.locator("input.md-search__input").click()
+    # The index loads in a web worker; a query typed before it is ready is not re-run.
+    expect(page.locator(".md-search-result__meta")).to_have_text(
+        "Kirjoita aloittaaksesi haun", timeout=20000
+    )
+    page.locator("input.md-search__input").press_sequentially("kirjanpito", delay=20)
     results = page.locator(".md-search-result__item")
     results.first.wait_for(timeout=15000)
     hrefs = [a.get_attribute("href") or "" for a in page.locator(".md-search-result a").all()]

@@ -1,0 +1,98 @@
+"""`tietotie docs build|serve`: the staff docs site, generated from the strategy."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tietotie.commands.compile import load_valid_strategy
+from tietotie.commands.strategy import StrategyOption, resolve_strategy
+from tietotie.docsite import DEFAULT_OUT, DocsBuildError, build_site, serve_site
+
+__all__ = ["register"]
+
+docs_app = typer.Typer(
+    name="docs",
+    help="The staff docs site: what data we keep, why, where from, how long, who may see it.",
+    no_args_is_help=True,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-file",
+        "-f",
+        help="mkdocs.yml to use (default: ./mkdocs.yml, else the repository's).",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``docs`` command group to ``app``."""
+    app.add_typer(docs_app, name="docs")
+
+
+@contextmanager
+def _mkdocs_log(verbose: bool) -> Iterator[None]:
+    """Show mkdocs' progress and warnings on stderr while one command runs."""
+    logger = logging.getLogger("mkdocs")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+@docs_app.command("build")
+def build_command(
+    strategy: StrategyOption = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the site.")] = (
+        DEFAULT_OUT
+    ),
+    config_file: ConfigOption = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show mkdocs' debug log.")
+    ] = False,
+) -> None:
+    """Build the site (mkdocs, strict: any warning fails) for the strategy into --out."""
+    path = resolve_strategy(None, strategy)
+    console = Console(stderr=True, highlight=False)
+    load_valid_strategy(path, console)
+    with _mkdocs_log(verbose):
+        try:
+            site = build_site(strategy=path, out=out, config_file=config_file)
+        except DocsBuildError as exc:
+            typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1) from exc
+    typer.echo(f"Built the docs site for {path} in {site}/ (open {site / 'index.html'}).")
+
+
+@docs_app.command("serve")
+def serve_command(
+    strategy: StrategyOption = None,
+    dev_addr: Annotated[
+        str | None,
+        typer.Option("--dev-addr", "-a", help="IP:port to serve on (default 127.0.0.1:8000)."),
+    ] = None,
+    config_file: ConfigOption = None,
+) -> None:
+    """Serve the site locally; it rebuilds when the strategy or the guides change."""
+    path = resolve_strategy(None, strategy)
+    load_valid_strategy(path, Console(stderr=True, highlight=False))
+    with _mkdocs_log(False):
+        try:
+            serve_site(strategy=path, config_file=config_file, dev_addr=dev_addr)
+        except DocsBuildError as exc:
+            typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1) from exc
