@@ -17,6 +17,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/tietotie validate --strategy $(STRATEGY)
+	$(BIN)/tietotie serve --strategy $(STRATEGY) --demo 500
 
 test: $(STAMP)
 	$(BIN)/ruff check .
