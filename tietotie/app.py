@@ -70,6 +70,57 @@ def _prepare_database(engine: Engine, strategy: Strategy, settings: Settings) ->
     upgrade(engine, metadata)  # additive only; destructive changes stop here with the list
 
 
+_ERROR_BODY: dict[str, Any] = {
+    "title": "ErrorBody",
+    "type": "object",
+    "description": "Every 4xx answer: a stable code, a sentence saying what to do, and context.",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "Stable machine-readable code."},
+        "detail": {"type": "string", "description": "What is wrong and what to do."},
+        "problems": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "Request validation: each problem's place and reason.",
+        },
+    },
+    "additionalProperties": True,
+}
+_ERRORS = {
+    "400": "Bad request",
+    "401": "No valid token",
+    "403": "The role may not do this",
+    "404": "Not found",
+    "409": "Not in this state",
+    "422": "Invalid input",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Describe the one error shape in the OpenAPI document, for every operation."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = original()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = _ERROR_BODY
+        schemas["HTTPValidationError"] = _ERROR_BODY
+        ref = {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        }
+        for path in doc.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.setdefault("responses", {})
+                for code, text in _ERRORS.items():
+                    responses.setdefault(code, {"description": text, **ref})
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def open_services(
     settings: Settings, *, crypto: FieldCrypto | None = None, engine: Engine | None = None
 ) -> Services:
@@ -127,6 +178,7 @@ def create_app(
     app.state.fulfiller = services.fulfiller
     app.state.policy = compile_policy(strategy)
     install_error_handlers(app)
+    _document_errors(app)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
