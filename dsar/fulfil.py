@@ -25,7 +25,7 @@ from dsar.external import ExternalSystems
 from dsar.ingest import encrypt_rows
 from dsar.records import RecordStore, StoredRecord, read_subject, subject_exists
 from dsar.restrictions import FlagKind, active_flags, raise_flag
-from kernel.errors import RecordError, ValidationFailed
+from kernel.errors import NotFound, RecordError, ValidationFailed
 from schemas.enums import LegalBasis, SourceChannel, UseKind
 from schemas.models import Strategy
 from schemas.runtime import normalise, to_text
@@ -61,9 +61,15 @@ def _record(rec: StoredRecord) -> dict[str, Any]:
     }
 
 
-def processing_info(strategy: Strategy, present: set[str]) -> dict[str, Any]:
-    """The Art. 15(1)(a)-(h) information for a subject holding the fields in ``present``."""
+def processing_info(
+    strategy: Strategy, present: set[str], *, retention: Mapping[str, str | None] | None = None
+) -> dict[str, Any]:
+    """The Art. 15(1)(a)-(h) information for a subject holding the fields in ``present``.
+
+    ``retention`` maps entities to their retention when the caller has it at hand.
+    """
     index = strategy.index
+    kept = retention or {e: entity_retention(strategy, e) for e in index.entities}
     purposes, recipients = [], {}
     for use in strategy.uses:
         held = sorted(index.use_fields[use.id] & present)
@@ -108,9 +114,7 @@ def processing_info(strategy: Strategy, present: set[str]) -> dict[str, Any]:
         "purposes": purposes,
         "categories": sorted({str(index.fields[r].category) for r in present}),
         "recipients": list(recipients.values()),
-        "retention": {
-            e: entity_retention(strategy, e) for e in sorted({r.split(".")[0] for r in present})
-        },
+        "retention": {e: kept.get(e) for e in sorted({r.split(".")[0] for r in present})},
         "sources": sources,
         "automated_decision_making": any(p["automated_decision_making"] for p in purposes),
         "rights": (
@@ -183,21 +187,35 @@ class Fulfiller:
     external: ExternalSystems
     signer: ReceiptSigner | None = None
     now: Any = field(default=lambda: datetime.now(UTC))
+    retention: dict[str, str | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.retention = {
+            e: entity_retention(self.strategy, e) for e in self.strategy.index.entities
+        }
 
     # ── reading ──────────────────────────────────────────────────────────────────────────────
 
     def _data(self, session: Session, subject_id: str | None) -> dict[str, list[StoredRecord]]:
-        if subject_id is None or not subject_exists(session, self.store, subject_id):
+        if subject_id is None:
             return {}
-        return read_subject(session, self.store, subject_id)
+        try:
+            return read_subject(session, self.store, subject_id)
+        except NotFound:
+            return {}
 
     def identity_of(
         self, session: Session, subject_id: str | None, given: Mapping[str, Any]
     ) -> dict[str, str]:
         """The subject's identifiers as text: those on record, else the one the request gave."""
+        return self._identity(self._data(session, subject_id), given)
+
+    def _identity(
+        self, data: Mapping[str, list[StoredRecord]], given: Mapping[str, Any]
+    ) -> dict[str, str]:
         out = {k: str(v) for k, v in given.items()}
         subject = self.store.subject_entity
-        for rec in self._data(session, subject_id).get(subject, []):
+        for rec in data.get(subject, []):
             for name in self.strategy.system.entities[subject].identifiers:
                 if name in rec.values:
                     out[name] = to_text(
@@ -211,7 +229,7 @@ class Fulfiller:
         """Art. 15: every record, external rows, consents and the processing information."""
         data = self._data(session, subject_id)
         present = {f"{e}.{k}" for e, recs in data.items() for r in recs for k in r.values}
-        outcomes = self.external.read(self.identity_of(session, subject_id, identity))
+        outcomes = self.external.read(self._identity(data, identity))
         consents = (
             [e.model_dump(mode="json") for e in history(session, subject_id)] if subject_id else []
         )
@@ -225,7 +243,7 @@ class Fulfiller:
                 {"kind": f.kind, "scope": f.scope, "since": f.since.isoformat()}
                 for f in (active_flags(session, subject_id) if subject_id else [])
             ],
-            "processing": processing_info(self.strategy, present),
+            "processing": processing_info(self.strategy, present, retention=self.retention),
         }
 
     def portability(self, session: Session, subject_id: str | None) -> dict[str, Any]:

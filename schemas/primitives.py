@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated
 
 from dateutil.relativedelta import relativedelta
@@ -58,8 +59,13 @@ def _ref(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)
 def parse_duration(value: str) -> relativedelta:
-    """Parse an ISO 8601 duration such as ``P2Y``, ``P30D`` or ``P1Y6M`` into a calendar delta."""
+    """Parse an ISO 8601 duration such as ``P2Y``, ``P30D`` or ``P1Y6M`` into a calendar delta.
+
+    Cached: a strategy names a handful of durations, read on every retention computation.
+    Callers must not mutate the returned delta.
+    """
     match = _DURATION.match(value)
     if not match:
         raise ValueError(f"{value!r} is not an ISO 8601 duration: write e.g. P2Y, P6M, P30D")

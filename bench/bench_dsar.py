@@ -1,0 +1,138 @@
+"""Access export and erasure latency for one subject among many (default 1M) on SQLite.
+
+Seeds the bundled strategy's system of record once into build/bench/dsar-N/ (reused by later
+runs), then measures, for random subjects: the Art. 15 bundle in process, the same export over
+real HTTP (uvicorn on 127.0.0.1), and Art. 17 erasure in process. Prints p50, p95, p99 and the
+database size. Targets: export p99 ≤ 50 ms in process and ≤ 100 ms over HTTP; erasure p99 ≤
+100 ms.
+
+    .venv/bin/python bench/bench_dsar.py [--subjects 1000000] [--samples 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from dsar.seed import seed
+from tietotie.app import create_app, open_services
+from tietotie.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _settings(folder: Path) -> Settings:
+    return Settings(strategy=ROOT / "strategy", var_dir=folder, environment="development",
+                    database_url=f"sqlite:///{folder / 'tietotie.db'}",
+                    key_file=folder / "master.key")
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subjects", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+    console = Console()
+    folder = ROOT / "build" / "bench" / f"dsar-{args.subjects}"
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = _settings(folder)
+    services = open_services(settings)
+    root = services.store.tables.subject_table
+    with services.sessions() as session:
+        held = session.execute(select(func.count()).select_from(root)).scalar_one()
+    if held < args.subjects:
+        start = time.perf_counter()
+        result = seed(services.sessions, services.store, customers=args.subjects - held)
+        console.print(f"seeded {result.customers:,} customers ({result.total_rows:,} rows) in "
+                      f"{time.perf_counter() - start:,.0f} s")
+    with services.sessions() as session:
+        ids = list(session.execute(select(root.c.id).order_by(func.random())
+                                   .limit(args.samples * 2)).scalars())
+    rng = random.Random(7)
+    rng.shuffle(ids)
+    read_ids, erase_ids = ids[: args.samples], ids[args.samples:]
+
+    access: list[float] = []
+    with services.sessions() as session:
+        for sid in read_ids:
+            t = time.perf_counter()
+            services.fulfiller.access(session, sid, {})
+            access.append(time.perf_counter() - t)
+
+    # Verified access requests, made in process, then exported over real HTTP.
+    tokens: list[tuple[str, str]] = []
+    with services.sessions() as session:
+        for sid in read_ids:
+            opened = services.requests.open(session, type="access", identity={"email": "x@y.fi"})
+            row = opened.request
+            verified = services.requests.verify_in_person(session, row.id, actor="bench",
+                                                         note="benchmark")
+            verified.request.subject_id = sid  # point the request at a seeded subject
+            tokens.append((row.id, verified.requester_token))
+        session.commit()
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    http: list[float] = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        for rid, token in tokens:
+            t = time.perf_counter()
+            response = client.get(f"/v1/dsar/{rid}/export",
+                                  headers={"Authorization": f"Bearer {token}"})
+            http.append(time.perf_counter() - t)
+            response.raise_for_status()
+    server.should_exit = True
+    thread.join(timeout=10)
+
+    erase: list[float] = []
+    for sid in erase_ids:
+        with services.sessions() as session:
+            t = time.perf_counter()
+            services.fulfiller.erase(session, sid, {})
+            session.commit()
+            erase.append(time.perf_counter() - t)
+
+    size = sum(p.stat().st_size for p in folder.glob("tietotie.db*"))
+    keys = sum(p.stat().st_size for p in folder.glob("keystore.db*"))
+    table = Table(title=f"one subject among {args.subjects:,} (SQLite {size / 2**20:,.0f} MiB, "
+                  f"keystore {keys / 2**20:,.0f} MiB), {args.samples} samples each")
+    for column in ("work", "p50 ms", "p95 ms", "p99 ms", "mean ms", "target p99"):
+        table.add_column(column, justify="right")
+    for name, samples, target in (("access export, in process", access, "≤ 50 ms"),
+                                  ("access export, over HTTP", http, "≤ 100 ms"),
+                                  ("erasure, in process", erase, "≤ 100 ms")):
+        table.add_row(name, f"{_pct(samples, .5):.1f}", f"{_pct(samples, .95):.1f}",
+                      f"{_pct(samples, .99):.1f}", f"{statistics.mean(samples) * 1000:.1f}",
+                      target)
+    console.print(table)
+    services.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
