@@ -1,1 +1,74 @@
-"""consent package."""
+"""The consent ledger: append-only events, signed receipts, derived state and bulk checks."""
+
+from consent.checks import check, check_many, consent_gated, lawful_subjects, may_apply
+from consent.models import (
+    CollectionMethod,
+    ConsentCreate,
+    ConsentEvent,
+    ConsentPublic,
+    ConsentRecorded,
+    ConsentState,
+    ConsentStatus,
+    GpcOutcome,
+    RecordedState,
+    SubjectConsents,
+    SubjectRef,
+)
+from consent.receipts import ReceiptCheck, ReceiptSigner, decode_claims, verify_receipt
+from consent.service import (
+    consent_use,
+    consent_uses,
+    derive_status,
+    gpc_uses,
+    history,
+    record_call,
+    record_consent,
+    record_gpc_refusals,
+    subject_consents,
+)
+from consent.tables import (
+    ConsentBase,
+    ConsentEventRow,
+    create_tables,
+    drop_tables,
+    install_guard,
+    ledger_metadata,
+)
+
+__all__ = [
+    "CollectionMethod",
+    "ConsentBase",
+    "ConsentCreate",
+    "ConsentEvent",
+    "ConsentEventRow",
+    "ConsentPublic",
+    "ConsentRecorded",
+    "ConsentState",
+    "ConsentStatus",
+    "GpcOutcome",
+    "ReceiptCheck",
+    "ReceiptSigner",
+    "RecordedState",
+    "SubjectConsents",
+    "SubjectRef",
+    "check",
+    "check_many",
+    "consent_gated",
+    "consent_use",
+    "consent_uses",
+    "create_tables",
+    "decode_claims",
+    "derive_status",
+    "drop_tables",
+    "gpc_uses",
+    "history",
+    "install_guard",
+    "lawful_subjects",
+    "ledger_metadata",
+    "may_apply",
+    "record_call",
+    "record_consent",
+    "record_gpc_refusals",
+    "subject_consents",
+    "verify_receipt",
+]
