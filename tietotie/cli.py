@@ -25,8 +25,17 @@ def _root() -> None:
 # Each module exposes ``register(app)``; adding a command group is one line here.
 _COMMAND_MODULES = (
     "tietotie.commands.strategy",
+    "tietotie.commands.policy",
+    "tietotie.commands.compile",
+    "tietotie.commands.db",
+    "tietotie.commands.token",
+    "tietotie.commands.serve",
+    "tietotie.commands.records",
     "tietotie.commands.keys",
     "tietotie.commands.pseudonymise",
+    "tietotie.commands.docs",
+    "tietotie.commands.consent",
+    "tietotie.commands.service",
 )
 
 
