@@ -15,7 +15,7 @@ from dsar.audit import AuditBase, AuditEntry, AuditEvent, AuditLog
 KEY = b"k" * 32
 
 
-def _engine(url: str):  # type: ignore[no-untyped-def]
+def _engine(url: str):
     engine = create_engine(url)
     AuditBase.metadata.drop_all(engine)
     AuditBase.metadata.create_all(engine)
@@ -23,7 +23,7 @@ def _engine(url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def session(request: pytest.FixtureRequest, tmp_path) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+def session(request: pytest.FixtureRequest, tmp_path) -> Iterator[Session]:
     """A session on each real database the log must work on."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'audit.db'}"
@@ -118,7 +118,7 @@ def test_details_hold_ids_and_counts_never_records(session: Session) -> None:
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(n=st.integers(2, 12), data=st.data())
-def test_tampering_with_any_row_is_detected(tmp_path, n: int, data: st.DataObject) -> None:  # type: ignore[no-untyped-def]
+def test_tampering_with_any_row_is_detected(tmp_path, n: int, data: st.DataObject) -> None:
     """Whichever row is changed, and whichever column, verification fails."""
     engine = _engine(f"sqlite:///{tmp_path / 'fuzz.db'}")
     log = AuditLog(KEY)

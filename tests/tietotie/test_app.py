@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,7 +48,7 @@ def _token(client: TestClient, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-ANNA = {"source": "booking-form",
+ANNA: dict[str, Any] = {"source": "booking-form",
         "values": {"name": "Anna Virtanen", "email": "anna@example.fi", "phone": "0401234567",
                    "branch": "espoo"}}
 
