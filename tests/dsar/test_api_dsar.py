@@ -12,16 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from dsar.auth import issue_token
-from dsar.records import FieldCrypto
 from dsar.requests import Outbox
-from kernel.crypto import Pseudonymiser
-from kernel.db import transaction
-from kernel.keys import Keyring
-from kernel.keystore import SubjectKeyStore
-from tests.dsar.sor_support import BUNDLED
-from tietotie.app import create_app
-from tietotie.settings import Settings
+from tests.support import make_app, staff_header
 
 LIISA = {
     "source": "booking-form",
@@ -36,26 +28,12 @@ LIISA = {
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    keyring = Keyring.ephemeral()
-    keystore = SubjectKeyStore(tmp_path / "keystore.db", keyring=keyring)
-    crypto = FieldCrypto(keystore=keystore, pseudonymiser=Pseudonymiser(keyring))
-    settings = Settings(
-        strategy=BUNDLED,
-        database_url=f"sqlite:///{tmp_path / 'api.db'}",
-        var_dir=tmp_path,
-        key_file=tmp_path / "master.key",
-        environment="test",
-    )
-    with TestClient(create_app(settings, crypto=crypto)) as test_client:
+    with TestClient(make_app(tmp_path)) as test_client:
         yield test_client
-    keystore.close()
 
 
 def _staff(client: TestClient, role: str) -> dict[str, str]:
-    state = client.app.state  # type: ignore[attr-defined]
-    with transaction(state.sessions) as session:
-        token = issue_token(session, state.strategy, role=role)
-    return {"Authorization": f"Bearer {token}"}
+    return staff_header(client.app, role)
 
 
 def _code(client: TestClient, request_id: str) -> str | None:
@@ -239,8 +217,9 @@ def test_reidentify_is_for_the_duty_and_audited(client: TestClient) -> None:
 def test_a_staff_read_is_masked_per_policy_and_audited(client: TestClient, liisa: str) -> None:
     """Marketing sees the name masked for reminders; the read is audited without values."""
     marketing = _staff(client, "marketing")
-    read = client.get(f"/v1/subjects/{liisa}", params={"purpose": "seasonal-reminders"},
-                      headers=marketing).json()
+    read = client.get(
+        f"/v1/subjects/{liisa}", params={"purpose": "seasonal-reminders"}, headers=marketing
+    ).json()
     name = read["records"]["customer"][0]["values"]["name"]
     assert name["masked"] is True and name["value"] != "Liisa Virtanen"
     log = client.get("/v1/audit", headers=_staff(client, "auditor")).json()

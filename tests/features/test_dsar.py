@@ -14,37 +14,19 @@ from pytest_bdd import given, parsers, scenarios, then, when
 from sqlalchemy import select
 
 from consent.service import record_consent, subject_consents
-from dsar.auth import issue_token
-from dsar.records import FieldCrypto, ingest, read_subject
+from dsar.records import ingest, read_subject
 from dsar.requests import Outbox
 from dsar.restrictions import active_flags
-from kernel.crypto import Pseudonymiser
 from kernel.db import transaction
-from kernel.keys import Keyring
-from kernel.keystore import SubjectKeyStore
-from tietotie.app import create_app
-from tietotie.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import make_app, staff_header
 
 scenarios("dsar.feature")
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    keyring = Keyring.ephemeral()
-    keystore = SubjectKeyStore(tmp_path / "keystore.db", keyring=keyring)
-    crypto = FieldCrypto(keystore=keystore, pseudonymiser=Pseudonymiser(keyring))
-    settings = Settings(
-        strategy=ROOT / "strategy",
-        var_dir=tmp_path,
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'dsar.db'}",
-        key_file=tmp_path / "master.key",
-    )
-    with TestClient(create_app(settings, crypto=crypto)) as test_client:
+    with TestClient(make_app(tmp_path)) as test_client:
         yield test_client
-    keystore.close()
 
 
 @pytest.fixture
@@ -58,9 +40,7 @@ def _state(client: TestClient) -> Any:
 
 
 def _staff(client: TestClient, role: str) -> dict[str, str]:
-    with transaction(_state(client).sessions) as session:
-        token = issue_token(session, _state(client).strategy, role=role)
-    return {"Authorization": f"Bearer {token}"}
+    return staff_header(client.app, role)
 
 
 # ── Given ────────────────────────────────────────────────────────────────────────────────────
