@@ -50,6 +50,7 @@ SERVICE_METADATA: Final[tuple[str, ...]] = (
     "dsar.requests.tables:request_metadata",
     "dsar.restrictions:flag_metadata",
     "consent.tables:ledger_metadata",
+    "dsar.activation:contact_log_metadata",
 )
 """``module:function`` of every package's service tables; adding a package is one line."""
 

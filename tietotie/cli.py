@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "tietotie.commands.docs",
     "tietotie.commands.consent",
     "tietotie.commands.service",
+    "tietotie.commands.activation",
 )
 
 

@@ -15,5 +15,6 @@ ROUTERS: Final[tuple[str, ...]] = (
     "dsar.api.dsar",
     "dsar.api.audit",
     "dsar.api.pseudonymise",
+    "dsar.api.activation",
 )
 """Modules whose ``router`` the app includes, in order."""

@@ -1,0 +1,540 @@
+"""Campaign audiences that only reach whom the law allows, and the contact log behind the caps.
+
+An activation (7-activation.yaml) runs under one use. Its audience is computed by the database
+in one pass over the subject table, never by a Python loop over subjects:
+
+1. **matched**: the ``where`` conditions, compiled by :func:`access_policy.rows.row_filter_sql`.
+   Conditions on the subject entity test its columns; conditions on a child entity become one
+   ``EXISTS`` per entity against the child table by ``subject_id``, so several conditions on
+   one entity must hold for the same child record (a stored winter set *with* tread under
+   4 mm). The caller's role's row filters for the use narrow the match the same way.
+2. **excluded**, each matched subject for the first reason that applies, in this order:
+   ``restricted`` (Art. 18: a standing restriction blocks every activation), ``objected``
+   (Art. 21: an objection to direct marketing, also covering profiling for it; for uses on
+   legitimate interests or a public task an objection naming the use's kind or ``all``),
+   ``no_consent`` and ``expired`` (consent-gated uses only: the subject's latest event for the
+   use is not an unexpired ``given``, see :mod:`consent.checks`; ``expired`` when it is a
+   ``given`` past its ``consent_valid_for``), ``capped`` (the frequency cap: ``max`` or more
+   sends of this activation in the ``per`` before the run).
+3. **final**: the rest. The export holds the subject id and the subject entity's fields the
+   role may read for the use (masked ones masked), nothing else; a role that does not hold
+   the use is refused.
+
+Sends are recorded in the contact log (``dsar_contact_log``), which is what makes the cap hold
+across runs. A run counts the sends strictly before its moment, so the sends it records itself
+(stamped with that moment) never cap its own rows. Every run is one audit entry, counts only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import partial
+from typing import Any, Final, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from access_policy.masking import mask_value
+from access_policy.models import Decision
+from access_policy.rows import row_filter_sql
+from access_policy.service import Policy
+from consent.checks import consent_gated, lawful_subjects
+from consent.tables import ConsentEventRow
+from dsar.audit import AuditEvent, AuditLog
+from dsar.records import RecordStore
+from dsar.restrictions import FlagKind, SubjectFlag, flagged_subjects
+from kernel.errors import NotFound, RecordError
+from kernel.keystore import ERASED
+from schemas.enums import LegalBasis, UseKind
+from schemas.models import Activation, Condition, Strategy
+from schemas.primitives import parse_duration
+from schemas.tables import UTCDateTime, new_metadata
+
+__all__ = [
+    "EXPORT_MASK_DOMAIN",
+    "AudienceCounts",
+    "AudienceRun",
+    "Exclusion",
+    "Lawfulness",
+    "audience",
+    "conditions_sql",
+    "contact_log",
+    "contact_log_metadata",
+    "lawfulness",
+    "record_send",
+]
+
+EXPORT_MASK_DOMAIN: Final = "activation-export"
+"""Pseudonymisation domain of identifiers shown masked in audience exports."""
+
+_CHUNK: Final = 2000
+
+_metadata = new_metadata()
+
+contact_log = Table(
+    "dsar_contact_log",
+    _metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("subject_id", String(32), nullable=False, comment="pseudonymous subject id"),
+    Column("activation", String(64), nullable=False, comment="activation id of 7-activation"),
+    Column("channel", String(16), nullable=False, comment="email, sms, …"),
+    Column("sent_at", UTCDateTime(), nullable=False),
+    # The cap query reads (activation, subject_id, sent_at) from this index alone.
+    Index("ix_dsar_contact_log_cap", "activation", "subject_id", "sent_at"),
+    Index("ix_dsar_contact_log_subject_id", "subject_id"),
+    comment="one row per message sent to one subject by one activation (frequency caps)",
+)
+"""The contact log: who was contacted by which activation, on which channel, when."""
+
+
+def contact_log_metadata() -> MetaData:
+    """The MetaData of the contact log (listed in ``dsar.tables.SERVICE_METADATA``)."""
+    return _metadata
+
+
+class Exclusion(StrEnum):
+    """Why a matched subject is left out of an audience, in the order the reasons are tried."""
+
+    RESTRICTED = "restricted"
+    """Art. 18: processing restricted; stored only."""
+    OBJECTED = "objected"
+    """Art. 21: the subject objected to this kind of processing."""
+    NO_CONSENT = "no_consent"
+    """Art. 6(1)(a): never given, refused or withdrawn."""
+    EXPIRED = "expired"
+    """Art. 7: given, but longer ago than the use's consent_valid_for."""
+    CAPPED = "capped"
+    """The activation's frequency cap is reached."""
+
+
+# ── lawfulness as SQL sets ───────────────────────────────────────────────────────────────────
+
+
+def _moment(at: datetime | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    if at.tzinfo is None:
+        raise RecordError("`at` has no time zone: give it in UTC", parameter="at")
+    return at.astimezone(UTC)
+
+
+def _expired_subjects(use: str, *, at: datetime) -> Select[Any]:
+    """Subject ids whose latest event for ``use`` at ``at`` is a ``given`` past its expiry."""
+    table = ConsentEventRow.__table__
+    event, later = table.alias("ex").c, table.alias("ex_later").c
+    superseded = exists().where(
+        later.use == event.use,
+        later.subject_id == event.subject_id,
+        later.event_time <= at,
+        or_(
+            later.event_time > event.event_time,
+            and_(later.event_time == event.event_time, later.seq > event.seq),
+        ),
+    )
+    return select(event.subject_id).where(
+        event.use == use,
+        event.event_time <= at,
+        event.state == "given",
+        event.expires_at.is_not(None),
+        event.expires_at <= at,
+        ~superseded,
+    )
+
+
+def _objection_scopes(strategy: Strategy, use: str) -> list[str] | None:
+    """The objection scopes that stop ``use``, or None when an objection cannot (Art. 21)."""
+    spec = strategy.index.uses[use]
+    if spec.kind is UseKind.DIRECT_MARKETING:
+        return [str(UseKind.DIRECT_MARKETING), "all"]
+    if spec.kind is UseKind.PROFILING:  # Art. 21(2): profiling related to direct marketing
+        return [str(UseKind.PROFILING), str(UseKind.DIRECT_MARKETING), "all"]
+    if spec.legal_basis in {LegalBasis.LEGITIMATE_INTERESTS, LegalBasis.PUBLIC_TASK}:
+        return [str(spec.kind), "all"]  # Art. 21(1)
+    return None
+
+
+@dataclass(frozen=True)
+class Lawfulness:
+    """The SQL sets of subject ids that decide whether a use may reach a subject at a moment."""
+
+    use: str
+    at: datetime
+    restricted: Select[Any]
+    objected: Select[Any] | None
+    lawful: Select[Any] | None
+    expired: Select[Any] | None
+
+    def allows(self, subject_id: ColumnElement[str]) -> ColumnElement[bool]:
+        """A SQL condition: the use may reach ``subject_id`` (cap aside)."""
+        clauses = [~subject_id.in_(self.restricted)]
+        if self.objected is not None:
+            clauses.append(~subject_id.in_(self.objected))
+        if self.lawful is not None:
+            clauses.append(subject_id.in_(self.lawful))
+        return and_(*clauses)
+
+
+def lawfulness(strategy: Strategy, use: str, *, at: datetime | None = None) -> Lawfulness:
+    """The restriction, objection and consent sets for ``use`` at ``at`` (default now)."""
+    moment = _moment(at)
+    gated = consent_gated(strategy, use)  # ConsentError naming the use when undeclared
+    scopes = _objection_scopes(strategy, use)
+    objected = (
+        None
+        if scopes is None
+        else flagged_subjects(FlagKind.OBJECTION).where(SubjectFlag.scope.in_(scopes))
+    )
+    return Lawfulness(
+        use=use,
+        at=moment,
+        restricted=flagged_subjects(FlagKind.RESTRICTION),
+        objected=objected,
+        lawful=lawful_subjects(use, at=moment) if gated else None,
+        expired=_expired_subjects(use, at=moment) if gated else None,
+    )
+
+
+# ── conditions ───────────────────────────────────────────────────────────────────────────────
+
+
+def conditions_sql(
+    store: RecordStore,
+    conditions: Sequence[Condition],
+    *,
+    now: datetime,
+    subject_id: ColumnElement[str] | None = None,
+    unusable: str = "raise",
+) -> ColumnElement[bool]:
+    """``conditions`` as a SQL condition on subjects (``subject_id``: the subject table's id).
+
+    Conditions on a child entity become one ``EXISTS`` per entity by ``subject_id``. A field
+    encrypted at rest cannot be compared by the database: ``unusable="raise"`` refuses it with
+    a :class:`RecordError`; ``"deny"`` makes the whole condition false (a row filter the
+    database cannot evaluate never widens access).
+    """
+    tables = store.tables
+    subject = tables.subject_table
+    owner = subject.c.id if subject_id is None else subject_id
+    by_entity: dict[str, list[Condition]] = {}
+    for cond in conditions:
+        column = tables.columns.get(cond.field)
+        if column is None:
+            raise RecordError(
+                f"condition on {cond.field}: no such field in the system step", field=cond.field
+            )
+        if column.encrypted:
+            if unusable == "deny":
+                return false()
+            raise RecordError(
+                f"condition on {cond.field}: the field is encrypted at rest under each "
+                "subject's key, so the database cannot compare it; condition on another field",
+                field=cond.field,
+            )
+        by_entity.setdefault(column.entity, []).append(cond)
+    clauses: list[ColumnElement[bool]] = []
+    for entity, conds in by_entity.items():
+        direct = entity == tables.subject_entity and subject_id is None
+        # An alias inside EXISTS: the outer query may join the same table, and must not be
+        # correlated into the subquery.
+        source: Any = tables.table(entity) if direct else tables.table(entity).alias()
+
+        def column_for(ref: str, source: Any = source) -> ColumnElement[Any]:
+            return cast("ColumnElement[Any]", source.c[ref.partition(".")[2]])
+
+        test = row_filter_sql(conds, column_for, now=now)
+        if direct:
+            clauses.append(test)
+        elif entity == tables.subject_entity:
+            clauses.append(exists().where(source.c.id == owner, test))
+        else:
+            clauses.append(exists().where(source.c.subject_id == owner, test))
+    if not clauses:
+        return true()
+    return clauses[0] if len(clauses) == 1 else and_(*clauses)
+
+
+# ── the audience ─────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class AudienceCounts:
+    """How many subjects matched, how many were left out and why, and how many remain."""
+
+    matched: int
+    excluded: dict[str, int]
+    final: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form: ``{"matched": …, "excluded": {reason: n}, "final": …}``."""
+        return {"matched": self.matched, "excluded": dict(self.excluded), "final": self.final}
+
+
+@dataclass
+class AudienceRun:
+    """One computed audience: its counts now, its rows on demand (streamed from the database)."""
+
+    activation: Activation
+    role: str
+    at: datetime
+    counts: AudienceCounts
+    columns: list[str]
+    masked: list[str]
+    sends_recorded: int = 0
+    _store: RecordStore | None = field(default=None, repr=False)
+    _select: Select[Any] | None = field(default=None, repr=False)
+
+    @property
+    def use(self) -> str:
+        """The use (purpose) the activation runs under."""
+        return self.activation.use
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and what the export holds, for the CLI, the API and the audit log."""
+        return {
+            "activation": self.activation.id,
+            "use": self.use,
+            "channel": str(self.activation.channel),
+            "role": self.role,
+            "at": self.at.isoformat(),
+            **self.counts.as_dict(),
+            "columns": list(self.columns),
+            "masked": list(self.masked),
+            "sends_recorded": self.sends_recorded,
+        }
+
+    def rows(self, session: Session) -> Iterator[dict[str, Any]]:
+        """The audience, one dict per subject (``subject_id`` first), masked as the policy says."""
+        assert self._store is not None and self._select is not None
+        store = self._store
+        subject = store.subject_entity
+        specs = store.strategy.index.fields
+        crypto = store.crypto
+        token = None if crypto is None else partial(crypto.pseudonymiser.hmac, EXPORT_MASK_DOMAIN)
+        encrypted = [
+            c for c in self.columns[1:] if store.tables.columns[f"{subject}.{c}"].encrypted
+        ]
+        masked = set(self.masked)
+        result = session.execute(self._select.execution_options(yield_per=_CHUNK))
+        for chunk in result.partitions():
+            rows = [dict(r._mapping) for r in chunk]
+            if encrypted:
+                _decrypt(store, rows, encrypted)
+            for row in rows:
+                for name in masked:
+                    row[name] = mask_value(specs[f"{subject}.{name}"], row[name], token=token)
+                yield row
+
+
+def _decrypt(store: RecordStore, rows: list[dict[str, Any]], names: list[str]) -> None:
+    subject = store.subject_entity
+    items = [
+        (row["subject_id"], f"{subject}.{n}", bytes(row[n]).decode("ascii"))
+        for row in rows
+        for n in names
+        if row[n] is not None
+    ]
+    plain = iter(store.need_crypto(subject).keystore.decrypt_fields(items, on_erased="mark"))
+    for row in rows:
+        for n in names:
+            if row[n] is not None:
+                text = next(plain)
+                row[n] = None if text is ERASED else text
+
+
+def _activation(strategy: Strategy, activation_id: str) -> Activation:
+    found = strategy.index.activations.get(activation_id)
+    if found is None:
+        known = ", ".join(strategy.index.activations) or "none"
+        raise NotFound(
+            f"no activation {activation_id!r} in 7-activation.yaml; declared: {known}",
+            activation=activation_id,
+        )
+    return found
+
+
+def _capped(activation: Activation, *, at: datetime) -> Select[Any] | None:
+    cap = activation.frequency_cap
+    if cap is None:
+        return None
+    log = contact_log.c
+    return (
+        select(log.subject_id)
+        .where(
+            log.activation == activation.id,
+            log.sent_at >= at - parse_duration(cap.per),
+            log.sent_at < at,
+        )
+        .group_by(log.subject_id)
+        .having(func.count() >= cap.max)
+    )
+
+
+def audience(
+    session: Session,
+    store: RecordStore,
+    policy: Policy,
+    activation_id: str,
+    *,
+    role: str,
+    at: datetime | None = None,
+    record_sends: bool = False,
+    audit: AuditLog | None = None,
+) -> AudienceRun:
+    """Compute the audience of ``activation_id`` for ``role`` at ``at`` (default now).
+
+    Refuses (:class:`PolicyError`) a role that does not hold the activation's use, and
+    (:class:`NotFound`) an undeclared activation. With ``record_sends`` every subject of the
+    final audience gets one contact-log row stamped ``at`` (one ``INSERT … SELECT``). One audit
+    entry per run, counts only. The caller owns the transaction (and commits the sends).
+    """
+    strategy = store.strategy
+    act = _activation(strategy, activation_id)
+    policy.check_purpose(role, act.use)
+    moment = _moment(at)
+    subject = store.tables.subject_table
+    sid = subject.c.id
+    matched = and_(
+        conditions_sql(store, act.audience.where, now=moment),
+        conditions_sql(store, policy.row_filters(role, act.use), now=moment, unusable="deny"),
+    )
+    law = lawfulness(strategy, act.use, at=moment)
+    capped = _capped(act, at=moment)
+
+    whens: list[tuple[ColumnElement[bool], Any]] = [
+        (sid.in_(law.restricted), literal(Exclusion.RESTRICTED.value))
+    ]
+    if law.objected is not None:
+        whens.append((sid.in_(law.objected), literal(Exclusion.OBJECTED.value)))
+    if law.lawful is not None and law.expired is not None:
+        whens.append(
+            (
+                ~sid.in_(law.lawful),
+                case(
+                    (sid.in_(law.expired), literal(Exclusion.EXPIRED.value)),
+                    else_=literal(Exclusion.NO_CONSENT.value),
+                ),
+            )
+        )
+    if capped is not None:
+        whens.append((sid.in_(capped), literal(Exclusion.CAPPED.value)))
+    reasons = select(case(*whens, else_=literal("")).label("reason")).where(matched).subquery()
+    tally = {
+        str(r): int(n)
+        for r, n in session.execute(
+            select(reasons.c.reason, func.count()).group_by(reasons.c.reason)
+        )
+    }
+    excluded = {e.value: tally.get(e.value, 0) for e in Exclusion}
+    counts = AudienceCounts(matched=sum(tally.values()), excluded=excluded, final=tally.get("", 0))
+
+    final = and_(matched, law.allows(sid), true() if capped is None else ~sid.in_(capped))
+    visible = {
+        ref: d
+        for ref, d in policy.visible(role, act.use).items()
+        if ref.partition(".")[0] == store.subject_entity
+    }
+    names = [ref.partition(".")[2] for ref in visible]
+    columns = ["subject_id", *names]
+    stmt = (
+        select(sid.label("subject_id"), *(subject.c[n] for n in names)).where(final).order_by(sid)
+    )
+    run = AudienceRun(
+        activation=act,
+        role=role,
+        at=moment,
+        counts=counts,
+        columns=columns,
+        masked=[ref.partition(".")[2] for ref, d in visible.items() if d is Decision.MASK],
+        _store=store,
+        _select=stmt,
+    )
+    if record_sends:
+        log = contact_log.c
+        inserted = cast(
+            "CursorResult[Any]",
+            session.execute(
+                insert(contact_log).from_select(
+                    [log.subject_id, log.activation, log.channel, log.sent_at],
+                    select(
+                        sid,
+                        literal(act.id, String()),
+                        literal(str(act.channel), String()),
+                        literal(moment, UTCDateTime()),
+                    ).where(final),
+                ),
+                # INSERT … SELECT: drivers report the count only when asked to keep it.
+                execution_options={"preserve_rowcount": True},
+            ),
+        )
+        run.sends_recorded = int(inserted.rowcount or 0)
+    if audit is not None:
+        audit.append(
+            session,
+            AuditEvent(
+                actor=f"role:{role}",
+                action="activation.audience",
+                details={
+                    "activation": act.id,
+                    "use": act.use,
+                    "channel": str(act.channel),
+                    "matched": counts.matched,
+                    "final": counts.final,
+                    **{f"excluded_{k}": v for k, v in counts.excluded.items()},
+                    "sends_recorded": run.sends_recorded,
+                },
+            ),
+        )
+    return run
+
+
+def record_send(
+    session: Session,
+    activation: Activation,
+    subject_ids: Iterable[str],
+    *,
+    at: datetime | None = None,
+) -> int:
+    """Log one send of ``activation`` to each of ``subject_ids`` at ``at`` (bulk insert).
+
+    For sends made outside :func:`audience` (a channel that delivered only some messages).
+    Returns how many rows were written; the caller owns the transaction.
+    """
+    moment = _moment(at)
+    rows = [
+        {
+            "subject_id": s,
+            "activation": activation.id,
+            "channel": str(activation.channel),
+            "sent_at": moment,
+        }
+        for s in dict.fromkeys(subject_ids)
+    ]
+    for start in range(0, len(rows), _CHUNK * 5):
+        session.execute(insert(contact_log), rows[start : start + _CHUNK * 5])
+    return len(rows)
