@@ -239,6 +239,12 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
                             file="5-system.yaml")
     out = SystemTables(strategy=strategy, metadata=metadata or new_metadata(),
                        subject_entity=subject)
+    conditioned: dict[str, set[str]] = {}
+    conditions = [c for a in strategy.activations for c in a.audience.where]
+    conditions += [c for g in strategy.system.access for c in g.rows]
+    for cond in conditions:
+        entity_name, _, field_name = cond.field.partition(".")
+        conditioned.setdefault(entity_name, set()).add(field_name)
     for name in _entity_order(strategy):
         entity = index.entities[name]
         if name.startswith(_RESERVED_PREFIX):
@@ -294,6 +300,12 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
             already = len(stored) == 1 and (key[0] in entity.identifiers or stored[0] != key[0])
             if not already:
                 indexes.append(Index(f"ix_{name}_match_{'_'.join(key)}", *stored))
+        for fname in sorted(conditioned.get(name, set())):
+            column = out.columns.get(f"{name}.{fname}")
+            if column is None or column.encrypted or column.type is FieldType.TEXT:
+                continue
+            # audiences and row filters test this field per subject: (subject_id, field) covers it
+            indexes.append(Index(f"ix_{name}_cond_{fname}"[:63], "subject_id", fname))
         out.tables[name] = Table(name, out.metadata, *columns, *indexes,
                                  comment=f"system of record: {name}")
     return out
