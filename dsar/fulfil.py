@@ -16,11 +16,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from consent.receipts import ReceiptSigner
 from consent.service import history, record_consent, subject_consents
+from dsar.activation import contact_log
 from dsar.external import ExternalSystems
 from dsar.ingest import encrypt_rows
 from dsar.records import RecordStore, StoredRecord, read_subject, subject_exists
@@ -239,6 +240,16 @@ class Fulfiller:
             "external": {o.system: o.rows for o in outcomes if o.reached},
             "external_status": [o.summary() for o in outcomes],
             "consents": consents,
+            "contacts": [
+                {"activation": r.activation, "channel": r.channel, "sent_at": r.sent_at.isoformat()}
+                for r in (
+                    session.execute(
+                        select(contact_log).where(contact_log.c.subject_id == subject_id)
+                    ).all()
+                    if subject_id
+                    else []
+                )
+            ],
             "restrictions": [
                 {"kind": f.kind, "scope": f.scope, "since": f.since.isoformat()}
                 for f in (active_flags(session, subject_id) if subject_id else [])
@@ -333,6 +344,12 @@ class Fulfiller:
         shredded, shred_note = False, None
         if subject_id is not None and subject_exists(session, self.store, subject_id):
             kept, erased = self._erase_records(session, subject_id)
+            contacts = session.execute(
+                select(func.count()).where(contact_log.c.subject_id == subject_id)
+            ).scalar_one()
+            session.execute(delete(contact_log).where(contact_log.c.subject_id == subject_id))
+            if contacts:
+                erased["contact_log"] = contacts
             kept_encrypted = [k for k in kept if k["encrypted_fields"]]
             if kept_encrypted:
                 shred_note = (

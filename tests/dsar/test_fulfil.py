@@ -218,3 +218,22 @@ def test_restriction_flags_without_deleting(
         session.commit()
         assert read_subject(session, store, sid)["customer"][0].values["name"] == "Liisa Virtanen"
         assert [f.kind for f in active_flags(session, sid)] == [FlagKind.RESTRICTION]
+
+
+def test_the_contact_log_is_in_the_export_and_goes_with_erasure(
+    engine: Engine, store: RecordStore, fulfiller: Fulfiller
+) -> None:
+    """Art. 15 shows which campaigns reached the subject; Art. 17 removes that log too."""
+    from dsar.activation import record_send
+
+    with Session(engine) as session:
+        sid = _customer(session, store)
+        campaign = store.strategy.index.activations["november-tyre-campaign"]
+        record_send(session, campaign, [sid])
+        session.commit()
+        bundle = fulfiller.access(session, sid, {})
+        assert [c["activation"] for c in bundle["contacts"]] == ["november-tyre-campaign"]
+        result = fulfiller.erase(session, sid, {})
+        session.commit()
+        assert result["erased"]["contact_log"] == 1
+        assert fulfiller.access(session, sid, {})["contacts"] == []
