@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dsar.bulk import paused_gc, sqlite_bulk_cache
 from dsar.ingest import IncomingRow, Rejected, plan_batch, write_plan
 from dsar.records import RecordStore
 from kernel.db import transaction
@@ -52,22 +53,43 @@ def _is_jsonl(path: Path) -> bool:
     return path.suffix.lower() in {".jsonl", ".ndjson", ".json"}
 
 
-def _row(line: int, raw: dict[str, Any]) -> IncomingRow:
-    values: dict[str, Any] = {}
+def _is_reference(key: str) -> bool:
+    """Whether a column names the subject or the parent rather than a field."""
+    return key in ("subject_id", "parent_id") or key.startswith("subject.")
+
+
+def _row(line: int, raw: dict[str, Any], references: list[str]) -> IncomingRow:
+    """``raw`` as a row; ``references`` are its subject and parent columns, in ``raw``'s order."""
+    values = {k: v for k, v in raw.items() if v is not None and v != ""}
+    if not references:
+        return IncomingRow(line=line, values=values)
     subject: dict[str, Any] = {}
     parent: str | None = None
-    for key, value in raw.items():
-        if value is None or value == "":
+    for key in references:
+        value = values.pop(key, None)
+        if value is None:
             continue
         if key == "subject_id":
             subject["id"] = value
-        elif key.startswith("subject."):
-            subject[key.removeprefix("subject.")] = value
         elif key == "parent_id":
             parent = str(value)
         else:
-            values[key] = value
+            subject[key.removeprefix("subject.")] = value
     return IncomingRow(line=line, values=values, subject=subject or None, parent=parent)
+
+
+def _rows(raws: list[dict[str, Any]]) -> list[IncomingRow]:
+    shapes: dict[tuple[str, ...], list[str]] = {}  # the reference columns of each key set
+    rows = []
+    for line, raw in enumerate(raws, start=1):
+        if not raw:
+            continue
+        shape = tuple(raw)
+        references = shapes.get(shape)
+        if references is None:
+            references = shapes[shape] = [k for k in shape if _is_reference(k)]
+        rows.append(_row(line, raw, references))
+    return rows
 
 
 def read_rows(path: Path) -> tuple[list[IncomingRow], list[dict[str, Any]]]:
@@ -75,13 +97,14 @@ def read_rows(path: Path) -> tuple[list[IncomingRow], list[dict[str, Any]]]:
     path = Path(path)
     raws: list[dict[str, Any]] = []
     if _is_jsonl(path):
+        loads = json.loads
         with path.open(encoding="utf-8") as fh:
             for number, text in enumerate(fh, start=1):
                 if not text.strip():
                     raws.append({})
                     continue
                 try:
-                    obj = json.loads(text)
+                    obj = loads(text)
                 except json.JSONDecodeError as exc:
                     raise RecordError(f"{path}:{number}: not JSON ({exc.msg}); each line is "
                                       "one JSON object", file=str(path), line=number) from None
@@ -91,14 +114,25 @@ def read_rows(path: Path) -> tuple[list[IncomingRow], list[dict[str, Any]]]:
                 raws.append(obj)
     else:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            for raw in reader:
-                if None in raw:
-                    raise RecordError(f"{path}: row {reader.line_num - 1} has more cells than "
-                                      "the header", file=str(path), line=reader.line_num)
-                raws.append(dict(raw))
-    rows = [_row(i, raw) for i, raw in enumerate(raws, start=1) if raw]
-    return rows, raws
+            # csv.DictReader's rules, without its per-row overhead: the first row is the
+            # header, blank rows are skipped, missing cells are None, extra cells an error.
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is not None:
+                width = len(header)
+                for cells in reader:
+                    if not cells:
+                        continue
+                    if len(cells) > width:
+                        raise RecordError(f"{path}: row {reader.line_num - 1} has more cells "
+                                          "than the header", file=str(path),
+                                          line=reader.line_num)
+                    raw: dict[str, Any] = dict(zip(header, cells, strict=False))
+                    if len(cells) < width:
+                        for key in header[len(cells):]:
+                            raw[key] = None
+                    raws.append(raw)
+    return _rows(raws), raws
 
 
 def _check_columns(store: RecordStore, entity: str, rows: list[IncomingRow], path: Path) -> None:
@@ -147,12 +181,29 @@ def import_file(
     ``on_rows`` is told how many rows were read; ``on_written`` how many were just written.
     Raises :class:`ImportRejected` (nothing written) when rows are invalid and not skipped.
     """
-    path = Path(path)
+    with paused_gc():
+        return _import(sessions, store, Path(path), entity=entity, source=source,
+                       skip_invalid=skip_invalid, reject_file=reject_file, on_rows=on_rows,
+                       on_written=on_written)
+
+
+def _import(
+    sessions: sessionmaker[Session],
+    store: RecordStore,
+    path: Path,
+    *,
+    entity: str,
+    source: str,
+    skip_invalid: bool,
+    reject_file: Path | None,
+    on_rows: Callable[[int], None] | None,
+    on_written: Callable[[int], None] | None,
+) -> ImportResult:
     rows, raws = read_rows(path)
     _check_columns(store, entity, rows, path)
     if on_rows is not None:
         on_rows(len(rows))
-    with transaction(sessions) as session:
+    with transaction(sessions) as session, sqlite_bulk_cache(session):
         plan = plan_batch(session, store, entity, source=source, rows=rows)
         if plan.rejected and not skip_invalid:
             shown = "; ".join(f"row {r.line}: {r.reason}" for r in plan.rejected[:_SHOWN])

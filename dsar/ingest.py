@@ -10,7 +10,6 @@ at all. :func:`dsar.records.ingest` is the same path with one row.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from typing import Any, Final
 from sqlalchemy import Table, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from dsar.bulk import fill_columns, insert_rows, matching, new_ids
 from kernel.errors import NotFound, RecordError, TietotieError, ValidationFailed
 from schemas.primitives import parse_duration
-from schemas.runtime import normalise, to_text
+from schemas.runtime import to_text
 from schemas.tables import FieldColumn, entity_retention
 
 __all__ = [
@@ -90,8 +90,18 @@ class BatchPlan:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
+class _Ids:
+    """Record ids drawn in batches (one ``os.urandom`` call per batch, not per id), sized to
+    the rows expected, so that one record does not pay for thousands of ids."""
+
+    def __init__(self, expected: int) -> None:
+        self._batch = min(max(expected, 1), _WRITE_CHUNK)
+        self._pool: list[str] = []
+
+    def __call__(self) -> str:
+        if not self._pool:
+            self._pool = new_ids(self._batch)
+        return self._pool.pop()
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -103,7 +113,7 @@ class _Planner:
     """One batch of one entity from one source."""
 
     def __init__(self, session: Session, store: Any, entity: str, source: str,
-                 now: datetime) -> None:
+                 now: datetime, *, expected: int = 1) -> None:
         store.check_entity(entity)
         index = store.strategy.index
         src = index.sources.get(source)
@@ -129,6 +139,11 @@ class _Planner:
         self.plan = BatchPlan(entity=entity, source=source, now=now)
         self.retention_until = now + parse_duration(retention)
         self.stamp = [source, now.isoformat()]
+        self.required = [n for n, f in self.spec.fields.items() if f.required]
+        self.new_id = _Ids(expected)
+        # Rows given the same fields share one provenance dict until a merge changes theirs
+        # (merges replace it, never update it in place), so it is serialised once per shape.
+        self.provenances: dict[tuple[str, ...], dict[str, list[str]]] = {}
 
     # phase 1: each row on its own ------------------------------------------------------------
 
@@ -136,8 +151,8 @@ class _Planner:
         error.context.setdefault("line", row.line)
         self.plan.rejected.append(Rejected(line=row.line, error=error, row=row))
 
-    def check_row(self, row: IncomingRow) -> dict[str, Any] | None:
-        values = {k: v for k, v in row.values.items() if v is not None and v != ""}
+    def check_fields(self, row: IncomingRow, values: dict[str, Any]) -> bool:
+        """Whether every field is declared and collected by the source; rejects the row if not."""
         for name in values:
             ref = f"{self.entity}.{name}"
             if name not in self.spec.fields:
@@ -145,21 +160,35 @@ class _Planner:
                     f"{ref} is not declared in the strategy, so it may not be stored "
                     "(declare it in 5-system.yaml with a use that needs it)",
                     field=ref, source=self.source))
-                return None
+                return False
             if name not in self.collects:
                 self.reject(row, RecordError(
                     f"source {self.source!r} does not collect {ref}: only the fields in its "
                     "`collects` (4-sources.yaml) may be written by it",
                     field=ref, source=self.source))
-                return None
-        try:
-            return self.store.models.validate(self.entity, values, partial=True)  # type: ignore[no-any-return]
-        except ValidationFailed as exc:
-            self.reject(row, exc)
-            return None
+                return False
+        return True
+
+    def check_rows(self, rows: Iterable[IncomingRow]) -> list[tuple[IncomingRow, dict[str, Any]]]:
+        """The rows whose fields the source may write and whose values are valid, normalised."""
+        allowed = self.collects & self.spec.fields.keys()
+        pending: list[tuple[IncomingRow, dict[str, Any]]] = []
+        for row in rows:
+            values = {k: v for k, v in row.values.items() if v is not None and v != ""}
+            if values.keys() <= allowed or self.check_fields(row, values):
+                pending.append((row, values))
+        checked = self.store.models.validate_many(
+            self.entity, [values for _, values in pending], partial=True)
+        accepted: list[tuple[IncomingRow, dict[str, Any]]] = []
+        for (row, _), result in zip(pending, checked, strict=True):
+            if isinstance(result, ValidationFailed):
+                self.reject(row, result)
+            else:
+                accepted.append((row, result))
+        return accepted
 
     def missing_required(self, row: IncomingRow, values: dict[str, Any]) -> bool:
-        missing = [n for n, f in self.spec.fields.items() if f.required and n not in values]
+        missing = [n for n in self.required if n not in values]
         if missing:
             refs = ", ".join(f"{self.entity}.{n}" for n in missing)
             self.reject(row, ValidationFailed(
@@ -179,13 +208,21 @@ class _Planner:
             return crypto.blind_any_version(text)  # type: ignore[no-any-return]
         return [value]
 
+    def provenance(self, values: dict[str, Any]) -> dict[str, list[str]]:
+        """``{field: [source, now]}`` for ``values``; shared by rows of the same fields."""
+        shape = tuple(values)
+        found = self.provenances.get(shape)
+        if found is None:
+            found = self.provenances[shape] = {k: self.stamp for k in values}
+        return found
+
     def record(self, values: dict[str, Any], *, subject_id: str, parent_id: str | None,
                record_id: str) -> dict[str, Any]:
         row: dict[str, Any] = {"id": record_id, "subject_id": subject_id,
                                "source": self.source, "collected_at": self.plan.now,
                                "updated_at": self.plan.now,
                                "retention_until": self.retention_until,
-                               "provenance": {k: self.stamp for k in values}}
+                               "provenance": self.provenance(values)}
         if parent_id is not None:
             row["parent_id"] = parent_id
         row.update(values)
@@ -193,23 +230,49 @@ class _Planner:
 
     # phase 2: the subject entity, deduplicated -----------------------------------------------
 
-    def existing_matches(self, accepted: list[tuple[IncomingRow, dict[str, Any]]],
+    def match_keys(self, vals: dict[str, Any]) -> list[tuple[Any, ...] | None]:
+        """Per match key, the row's values of its fields (None when one is not given)."""
+        out: list[tuple[Any, ...] | None] = []
+        for key in self.spec.match_on:
+            if len(key) == 1:
+                out.append((vals[key[0]],) if key[0] in vals else None)
+            else:
+                out.append(tuple(vals[f] for f in key) if all(f in vals for f in key) else None)
+        return out
+
+    def existing_matches(self, keyed: list[list[tuple[Any, ...] | None]],
                          ) -> tuple[list[dict[tuple[Any, ...], str]], dict[str, dict[str, Any]]]:
         """Per match key: key values → the earliest stored record id; and those records' state."""
         maps: list[dict[tuple[Any, ...], str]] = []
         state: dict[str, dict[str, Any]] = {}
         t = self.table
-        for key in self.spec.match_on:
+        for ki, key in enumerate(self.spec.match_on):
             found: dict[tuple[Any, ...], str] = {}
             back: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-            for _, vals in accepted:
-                if all(f in vals for f in key):
-                    canon = tuple(vals[f] for f in key)
-                    forms = [self.lookup_forms(self.columns[f], vals[f]) for f in key]
-                    for combo in _product(forms):
-                        back[combo] = canon
-            cols = [t.c[self.columns[f].blind_index or f] for f in key]
+            columns = [self.columns[f] for f in key]
+            if any(c.encrypted for c in columns):
+                for keys in keyed:
+                    canon = keys[ki]
+                    if canon is not None:
+                        forms = [self.lookup_forms(c, v) for c, v in zip(columns, canon,
+                                                                          strict=True)]
+                        for combo in _product(forms):
+                            back[combo] = canon
+            else:
+                for keys in keyed:
+                    canon = keys[ki]
+                    if canon is not None:
+                        back[canon] = canon
+            cols = [t.c[c.blind_index or c.name] for c in columns]
             wanted = list(back)
+            if len(cols) == 1:
+                for stored, rid in matching(self.session, t, cols[0], [w[0] for w in wanted]):
+                    canon_key = back.get((stored,))
+                    if canon_key is not None:
+                        found.setdefault(canon_key, rid)
+                self.load_state(state, set(found.values()))
+                maps.append(found)
+                continue
             for chunk in _chunks(wanted):
                 cond = (cols[0].in_([c[0] for c in chunk]) if len(cols) == 1
                         else tuple_(*cols).in_(list(chunk)))
@@ -225,28 +288,39 @@ class _Planner:
             maps.append(found)
         return maps, state
 
+    def load_state(self, state: dict[str, dict[str, Any]], ids: set[str]) -> None:
+        """Add the provenance and retention of the stored records ``ids`` to ``state``."""
+        t = self.table
+        for chunk in _chunks(sorted(ids - state.keys())):
+            stmt = select(t.c.id, t.c.provenance, t.c.retention_until).where(t.c.id.in_(chunk))
+            for rid, provenance, retention_until in self.session.execute(stmt):
+                state[rid] = {"provenance": dict(provenance), "retention_until": retention_until}
+
     def plan_subjects(self, accepted: list[tuple[IncomingRow, dict[str, Any]]]) -> None:
-        maps, state = self.existing_matches(accepted)
+        keyed = [self.match_keys(vals) for _, vals in accepted]
+        maps, state = self.existing_matches(keyed)
         new_index: dict[str, dict[str, Any]] = {}
-        for row, vals in accepted:
+        inserts, outcomes = self.plan.inserts, self.plan.outcomes
+        for (row, vals), keys in zip(accepted, keyed, strict=True):
             target: str | None = None
-            for ki, key in enumerate(self.spec.match_on):
-                if all(f in vals for f in key):
-                    target = maps[ki].get(tuple(vals[f] for f in key))
+            for ki, canon in enumerate(keys):
+                if canon is not None:
+                    target = maps[ki].get(canon)
                     if target is not None:
                         break
             if target is None:
                 if self.missing_required(row, vals):
                     continue
-                target = _new_id()
+                target = self.new_id()
                 record = self.record(vals, subject_id=target, parent_id=None, record_id=target)
-                self.plan.inserts.append(record)
+                inserts.append(record)
                 new_index[target] = record
                 merged = False
             elif target in new_index:
                 record = new_index[target]
                 record.update(vals)
-                record["provenance"].update({k: self.stamp for k in vals})
+                record["provenance"] = {**record["provenance"],
+                                        **{k: self.stamp for k in vals}}
                 merged = True
             else:
                 upd = self.plan.updates.setdefault(target, {
@@ -257,11 +331,11 @@ class _Planner:
                 upd.update(vals)
                 upd["provenance"].update({k: self.stamp for k in vals})
                 merged = True
-            for ki, key in enumerate(self.spec.match_on):
-                if all(f in vals for f in key):
-                    maps[ki][tuple(vals[f] for f in key)] = target
-            self.plan.outcomes.append(Outcome(line=row.line, subject_id=target,
-                                              record_id=target, merged=merged))
+            for ki, canon in enumerate(keys):
+                if canon is not None:
+                    maps[ki][canon] = target
+            outcomes.append(Outcome(line=row.line, subject_id=target, record_id=target,
+                                    merged=merged))
 
     # phase 2: child entities, attached to their subject and parent ---------------------------
 
@@ -273,6 +347,8 @@ class _Planner:
         sspec = store.strategy.index.entities[subject]
         st: Table = store.tables.subject_table
         wanted: dict[str, dict[Any, list[IncomingRow]]] = defaultdict(lambda: defaultdict(list))
+        # Each distinct text of an identifier is normalised once (normalisers are pure).
+        seen: dict[str, dict[str, tuple[bool, Any]]] = defaultdict(dict)
         for row, _ in rows:
             ident = row.subject
             if not ident or len(ident) != 1:
@@ -289,10 +365,17 @@ class _Planner:
                     f"{key!r} is not an identifier of {subject}: use id or one of "
                     f"{', '.join(sspec.identifiers) or 'none'}", field=f"{subject}.{key}"))
                 continue
-            try:
-                value = normalise(sspec.fields[key], raw, region=store.models.region)
-            except ValueError as exc:
-                self.reject(row, ValidationFailed(f"subject {subject}.{key} {exc}",
+            outcome = seen[key].get(raw) if type(raw) is str else None
+            if outcome is None:
+                try:
+                    outcome = (True, store.models.normaliser(subject, key)(raw))
+                except ValueError as exc:
+                    outcome = (False, str(exc))
+                if type(raw) is str:
+                    seen[key][raw] = outcome
+            ok, value = outcome
+            if not ok:
+                self.reject(row, ValidationFailed(f"subject {subject}.{key} {value}",
                                                   field=f"{subject}.{key}"))
                 continue
             wanted[key][value].append(row)
@@ -308,11 +391,8 @@ class _Planner:
                     for form in self.lookup_forms(column, value):
                         back[form] = value
             hits: dict[Any, str] = {}
-            for chunk in _chunks(list(back)):
-                stmt = select(col, st.c.id).where(col.in_(chunk)).order_by(
-                    st.c.collected_at, st.c.id)
-                for stored, sid in self.session.execute(stmt):
-                    hits.setdefault(back[stored], sid)
+            for stored, sid in matching(self.session, st, col, list(back)):
+                hits.setdefault(back[stored], sid)
             for value, rows_ in by_value.items():
                 for row in rows_:
                     if value in hits:
@@ -375,7 +455,7 @@ class _Planner:
                 continue
             if self.missing_required(row, vals):
                 continue
-            record_id = _new_id()
+            record_id = self.new_id()
             self.plan.inserts.append(self.record(vals, subject_id=subjects[row.line],
                                                  parent_id=parents[row.line],
                                                  record_id=record_id))
@@ -397,12 +477,9 @@ def plan_batch(session: Session, store: Any, entity: str, *, source: str,
     Raises :class:`RecordError` for what is wrong with the whole batch (an unknown entity or
     source); problems of single rows are in the plan's ``rejected``.
     """
-    planner = _Planner(session, store, entity, source, now or datetime.now(UTC))
-    accepted = []
-    for row in rows:
-        values = planner.check_row(row)
-        if values is not None:
-            accepted.append((row, values))
+    planner = _Planner(session, store, entity, source, now or datetime.now(UTC),
+                       expected=len(rows))
+    accepted = planner.check_rows(rows)
     if store.subject_entity == entity:
         planner.plan_subjects(accepted)
     else:
@@ -444,24 +521,14 @@ def encrypt_rows(store: Any, entity: str, rows: list[tuple[str, dict[str, Any]]]
             row[column.blind_index] = token
 
 
-def fill_columns(table: Table, rows: list[dict[str, Any]]) -> None:
-    """Give every row every column (None where absent): executemany needs one key set."""
-    names = [c.name for c in table.columns]
-    for row in rows:
-        if len(row) != len(names):
-            for name in names:
-                row.setdefault(name, None)
-
-
 def write_plan(session: Session, store: Any, plan: BatchPlan, *,
                progress: Progress | None = None) -> None:
     """Write the accepted rows of ``plan`` inside the caller's transaction."""
     table: Table = store.tables.table(plan.entity)
     encrypt_rows(store, plan.entity, [(r["subject_id"], r) for r in plan.inserts])
-    fill_columns(table, plan.inserts)
     connection = session.connection()
     for chunk in _chunks(plan.inserts, _WRITE_CHUNK):
-        connection.execute(table.insert(), list(chunk))
+        insert_rows(connection, table, chunk)
         if progress is not None:
             progress(len(chunk))
     if plan.updates:

@@ -12,7 +12,7 @@ stdlib ``random`` with a seed makes runs repeatable.
 from __future__ import annotations
 
 import random
-import uuid
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +21,8 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsar.ingest import encrypt_rows, fill_columns
+from dsar.bulk import insert_rows, new_ids, paused_gc, sqlite_bulk_cache
+from dsar.ingest import encrypt_rows
 from dsar.records import RecordStore
 from kernel.db import transaction
 from schemas.enums import FieldType
@@ -84,6 +85,10 @@ class SeedResult:
         return sum(self.rows.values())
 
 
+_Make = Callable[[int, dict[str, Any]], Any]
+"""Makes one value from the row number and the row's context (values that go together)."""
+
+
 class _Maker:
     """Values for one field of one entity, made with the run's random generator."""
 
@@ -92,37 +97,46 @@ class _Maker:
         self.now = now
 
     def value(self, entity: str, name: str, spec: FieldSpec, n: int, ctx: dict[str, Any]) -> Any:
-        r = self.rng
-        special = getattr(self, f"_{entity}_{name}", None) or getattr(self, f"_{name}", None)
+        """A value for ``entity.name`` (the ``n``-th row of the entity)."""
+        return self.generator(entity, name, spec)(n, ctx)
+
+    def generator(self, entity: str, name: str, spec: FieldSpec) -> _Make:
+        """What makes values of ``entity.name``: looked up once, called per row."""
+        special: _Make | None = (getattr(self, f"_{entity}_{name}", None)
+                                 or getattr(self, f"_{name}", None))
         if special is not None:
-            return special(n, ctx)
+            return special
+        r = self.rng
+        now = self.now
         match spec.type:
             case FieldType.STRING:
-                return f"{name.replace('_', ' ')} {r.randint(1, 9999)}"
+                label = name.replace("_", " ")
+                return lambda n, ctx: f"{label} {r.randint(1, 9999)}"
             case FieldType.TEXT:
-                return r.choice(_NOTES)
+                return lambda n, ctx: r.choice(_NOTES)
             case FieldType.EMAIL:
-                return f"{name}{n}@example.com"
+                return lambda n, ctx: f"{name}{n}@example.com"
             case FieldType.PHONE:
-                return f"+35850{n % 10_000_000:07d}"
+                return lambda n, ctx: f"+35850{n % 10_000_000:07d}"
             case FieldType.INTEGER:
-                return r.randint(0, 1000)
+                return lambda n, ctx: r.randint(0, 1000)
             case FieldType.DECIMAL:
-                return Decimal(r.randint(100, 100_000)) / 100
+                return lambda n, ctx: Decimal(r.randint(100, 100_000)) / 100
             case FieldType.BOOLEAN:
-                return r.random() < 0.5
+                return lambda n, ctx: r.random() < 0.5
             case FieldType.DATE:
-                return (self.now - timedelta(days=r.randint(0, 3650))).date()
+                return lambda n, ctx: (now - timedelta(days=r.randint(0, 3650))).date()
             case FieldType.DATETIME:
-                return self.now - timedelta(minutes=r.randint(0, 3 * 365 * 24 * 60))
+                return lambda n, ctx: now - timedelta(minutes=r.randint(0, 3 * 365 * 24 * 60))
             case FieldType.ENUM:
-                return r.choice(spec.values or [""])
+                values = spec.values or [""]
+                return lambda n, ctx: r.choice(values)
             case FieldType.COUNTRY:
-                return "FI"
+                return lambda n, ctx: "FI"
             case FieldType.POSTAL_CODE:
-                return r.choice(_ESPOO)
+                return lambda n, ctx: r.choice(_ESPOO)
             case FieldType.URL:
-                return f"https://example.com/{name}/{n}"
+                return lambda n, ctx: f"https://example.com/{name}/{n}"
         raise AssertionError(spec.type)  # pragma: no cover
 
     # the bundled example's fields ---------------------------------------------------------
@@ -218,6 +232,17 @@ def _source_for(store: RecordStore, entity: str) -> str:
     return max(sorted(counts), key=lambda s: counts[s]) if counts else "demo-seed"
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """How rows of one entity are made: everything that does not change from row to row."""
+
+    entity: str
+    bookkeeping: dict[str, Any]
+    # (name, chance of a value, generator); chance None: always, without drawing a number
+    fields: list[tuple[str, float | None, _Make]]
+    children: list[tuple[str, int, int]]
+
+
 def seed(
     sessions: sessionmaker[Session],
     store: RecordStore,
@@ -231,69 +256,107 @@ def seed(
 
     ``progress`` is told how many subjects each chunk wrote.
     """
-    import time
+    with paused_gc():
+        return _seed(sessions, store, customers=customers, seed_value=seed_value, chunk=chunk,
+                     progress=progress)
 
+
+def _shapes(store: RecordStore, maker: _Maker, now: datetime) -> dict[str, _Shape]:
+    strategy = store.strategy
+    index = strategy.index
+    order = store.tables.order()
+    children: dict[str, list[tuple[str, int, int]]] = {e: [] for e in order}
+    for e in order:
+        parent = index.entities[e].parent
+        if parent is not None:
+            children[parent].append((e, *_CHILDREN.get(e, _DEFAULT_CHILDREN)))
+    shapes = {}
+    for e in order:
+        retention = now + parse_duration(entity_retention(strategy, e) or "P1Y")
+        provenance = {name: [src, now.isoformat()] for name in index.entities[e].fields
+                      if (src := next(iter(index.field_sources.get(f"{e}.{name}", [])), None))}
+        fields: list[tuple[str, float | None, _Make]] = []
+        for name, spec in index.entities[e].fields.items():
+            special = index.is_special(f"{e}.{name}")
+            fill = 1.0 if spec.required else (_SPECIAL_FILL if special else _OPTIONAL_FILL)
+            fields.append((name, None if name == "name" else fill,
+                           maker.generator(e, name, spec)))
+        shapes[e] = _Shape(e, {"source": _source_for(store, e), "collected_at": now,
+                               "updated_at": now, "retention_until": retention,
+                               "provenance": provenance}, fields, children[e])
+    return shapes
+
+
+def _seed(
+    sessions: sessionmaker[Session],
+    store: RecordStore,
+    *,
+    customers: int,
+    seed_value: int,
+    chunk: int,
+    progress: Callable[[int], None] | None,
+) -> SeedResult:
     started = time.perf_counter()
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, repeatable by design
     now = datetime.now(UTC)
     maker = _Maker(rng, now)
-    strategy = store.strategy
-    index = strategy.index
     order = store.tables.order()
-    children: dict[str, list[str]] = {e: [] for e in order}
-    for e in order:
-        parent = index.entities[e].parent
-        if parent is not None:
-            children[parent].append(e)
-    sources = {e: _source_for(store, e) for e in order}
-    retention = {e: now + parse_duration(entity_retention(strategy, e) or "P1Y") for e in order}
-    provenance = {e: {name: [src, now.isoformat()] for name in index.entities[e].fields
-                      if (src := next(iter(index.field_sources.get(f"{e}.{name}", [])), None))}
-                  for e in order}
+    shapes = _shapes(store, maker, now)
     counts = dict.fromkeys(order, 0)
-    serial = dict.fromkeys(order, 0)
-    subject = store.subject_entity
+    serial = dict.fromkeys(order, seed_value * 10_000_000)
+    random_ = rng.random
+    randint = rng.randint
 
-    def make(entity: str, subject_id: str, parent_id: str | None, ctx: dict[str, Any],
-             rows: dict[str, list[dict[str, Any]]]) -> None:
-        serial[entity] += 1
-        n = serial[entity] + seed_value * 10_000_000
-        rid = subject_id if parent_id is None else uuid.uuid4().hex
-        row: dict[str, Any] = {"id": rid, "subject_id": subject_id, "source": sources[entity],
-                               "collected_at": now, "updated_at": now,
-                               "retention_until": retention[entity],
-                               "provenance": provenance[entity]}
+    def make(shape: _Shape, subject_id: str, rid: str, parent_id: str | None,
+             ctx: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> None:
+        entity = shape.entity
+        serial[entity] = n = serial[entity] + 1
+        row: dict[str, Any] = {"id": rid, "subject_id": subject_id, **shape.bookkeeping}
         if parent_id is not None:
             row["parent_id"] = parent_id
-        for name, spec in index.entities[entity].fields.items():
-            special = index.is_special(f"{entity}.{name}")
-            fill = 1.0 if spec.required else (_SPECIAL_FILL if special else _OPTIONAL_FILL)
-            if name == "name" or rng.random() < fill:
-                row[name] = maker.value(entity, name, spec, n, ctx)
+        for name, fill, make_value in shape.fields:
+            if fill is None or random_() < fill:
+                row[name] = make_value(n, ctx)
         rows[entity].append(row)
-        for child in children[entity]:
-            low, high = _CHILDREN.get(child, _DEFAULT_CHILDREN)
-            for _ in range(rng.randint(low, high)):
-                make(child, subject_id, rid, dict(ctx), rows)
+        for child, low, high in shape.children:
+            for _ in range(randint(low, high)):
+                make(shapes[child], subject_id, ids(), rid, dict(ctx), rows)
 
-    done = 0
-    while done < customers:
-        size = min(chunk, customers - done)
-        rows: dict[str, list[dict[str, Any]]] = {e: [] for e in order}
-        for _ in range(size):
-            make(subject, uuid.uuid4().hex, None, {}, rows)
-        with transaction(sessions) as session:
+    def write(rows: dict[str, list[dict[str, Any]]]) -> None:
+        with transaction(sessions) as session, sqlite_bulk_cache(session):
             connection = session.connection()
             for entity in order:
                 batch = rows[entity]
                 if not batch:
                     continue
                 encrypt_rows(store, entity, [(r["subject_id"], r) for r in batch])
-                fill_columns(store.tables.table(entity), batch)
-                connection.execute(store.tables.table(entity).insert(), batch)
+                insert_rows(connection, store.tables.table(entity), batch)
                 counts[entity] += len(batch)
+
+    ids = _IdPool()
+    subject = shapes[store.subject_entity]
+    done = 0
+    while done < customers:
+        size = min(chunk, customers - done)
+        rows: dict[str, list[dict[str, Any]]] = {e: [] for e in order}
+        for _ in range(size):
+            sid = ids()
+            make(subject, sid, sid, None, {}, rows)
+        write(rows)
         done += size
         if progress is not None:
             progress(size)
     return SeedResult(customers=customers, rows=counts,
                       seconds=time.perf_counter() - started)
+
+
+class _IdPool:
+    """Random record ids (uuid4 hex), drawn from the OS in batches."""
+
+    def __init__(self) -> None:
+        self._pool: list[str] = []
+
+    def __call__(self) -> str:
+        if not self._pool:
+            self._pool = new_ids(10_000)
+        return self._pool.pop()

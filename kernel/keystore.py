@@ -34,7 +34,17 @@ from typing import Any, Final, Literal, final, overload
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import DateTime, Engine, Integer, LargeBinary, MetaData, String, event, select
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy import create_engine as _create_engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -50,6 +60,7 @@ _KEK_PURPOSE: Final = "subject-kek"
 _WRAP_AD: Final = b"tietotie/subject-key/v1/"
 _FIELD_AD: Final = b"tietotie/f1/"
 _CHUNK: Final = 500  # ids per IN (...) query: well under every database's parameter limit
+_INSERT_CHUNK: Final = 10_000  # key rows per executemany
 _SUBJECT_ID_MAX: Final = 128
 
 NAMING_CONVENTION: Final = {
@@ -390,19 +401,23 @@ class SubjectKeyStore:
                 article="Art. 17",
             )
         version = self._keyring.current_version
-        fresh = {sid: secrets.token_bytes(KEY_BYTES) for sid in missing}
+        fresh = {sid: secrets.token_bytes(KEY_BYTES) for sid in sorted(missing)}
         now = datetime.now(UTC)
+        rows = [
+            {
+                "subject_id": sid,
+                "key_version": version,
+                "wrapped_key": self._wrap(sid, key, version),
+                "created_at": now,
+            }
+            for sid, key in fresh.items()
+        ]
         try:
-            with Session(self._engine) as session, session.begin():
-                session.add_all(
-                    SubjectKeyRow(
-                        subject_id=sid,
-                        key_version=version,
-                        wrapped_key=self._wrap(sid, key, version),
-                        created_at=now,
-                    )
-                    for sid, key in fresh.items()
-                )
+            # One transaction, one executemany per chunk: a batch of new subjects (an import,
+            # a seeding run) gets its keys without an ORM object per key.
+            with self._engine.begin() as connection:
+                for start in range(0, len(rows), _INSERT_CHUNK):
+                    connection.execute(insert(SubjectKeyRow), rows[start : start + _INSERT_CHUNK])
         except IntegrityError:
             # Another writer created some of these keys first: use theirs.
             return self._keys(subject_ids, create=True)
