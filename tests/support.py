@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import Engine, text
 
 from dsar.auth import issue_token
 from dsar.records import FieldCrypto
 from kernel.crypto import Pseudonymiser
-from kernel.db import transaction
+from kernel.db import make_engine, transaction
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
 from tietotie.app import create_app
@@ -19,7 +23,7 @@ from tietotie.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "strategy"
 
-__all__ = ["BUNDLED", "ROOT", "make_app", "staff_header"]
+__all__ = ["BUNDLED", "ROOT", "backend_database", "make_app", "staff_header"]
 
 
 def make_app(folder: Path, *, strategy: Path = BUNDLED) -> FastAPI:
@@ -47,3 +51,30 @@ def staff_header(app: Any, role: str) -> dict[str, str]:
     with transaction(app.state.sessions) as session:
         token = issue_token(session, app.state.strategy, role=role)
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def backend_database(
+    backend: str, folder: Path, pg_url: str | None = None, *, prefix: str = "tt"
+) -> Iterator[Engine]:
+    """An empty database: a SQLite file in ``folder``, or a PostgreSQL schema of its own."""
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{folder / f'{prefix}.db'}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    assert pg_url is not None
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

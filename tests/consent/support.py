@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -10,18 +9,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from consent.receipts import ReceiptSigner
 from consent.tables import create_tables
 from dsar.auth import issue_token
 from dsar.records import FieldCrypto
 from kernel.crypto import Pseudonymiser
-from kernel.db import make_engine, transaction
+from kernel.db import transaction
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
 from schemas import Strategy, load_strategy
 from schemas.models import Strategy as StrategyModel
+from tests.support import backend_database
 from tietotie.app import create_app
 from tietotie.settings import Settings
 
@@ -85,24 +85,9 @@ def with_profiling() -> Strategy:
 @pytest.fixture(params=BACKENDS)
 def backend_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database: a SQLite file, or a schema of its own on the PostgreSQL server."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'consent.db'}")
-        yield eng
-        eng.dispose()
-        return
-    url = request.getfixturevalue("pg_url")
-    schema = f"tt_consent_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    pg_url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    with backend_database(request.param, tmp_path, pg_url, prefix="tt_consent") as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from dsar.migrations import upgrade
 from dsar.records import FieldCrypto, RecordStore
 from dsar.tables import database_metadata
 from kernel.crypto import Pseudonymiser
-from kernel.db import make_engine
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
 from schemas import Strategy, load_strategy
+from tests.support import backend_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "strategy"
@@ -33,24 +32,9 @@ def bundled() -> Strategy:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database: a SQLite file, or a schema of its own on the PostgreSQL test server."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'sor.db'}")
-        yield eng
-        eng.dispose()
-        return
-    url = request.getfixturevalue("pg_url")
-    schema = f"tt_sor_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    pg_url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    with backend_database(request.param, tmp_path, pg_url, prefix="tt_sor") as engine:
+        yield engine
 
 
 @pytest.fixture
