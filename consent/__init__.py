@@ -1,6 +1,15 @@
 """The consent ledger: append-only events, signed receipts, derived state and bulk checks."""
 
-from consent.checks import check, check_many, consent_gated, lawful_subjects, may_apply
+from consent.checks import (
+    EXPIRED,
+    GIVEN,
+    check,
+    check_many,
+    consent_gated,
+    consent_standing,
+    lawful_subjects,
+    may_apply,
+)
 from consent.models import (
     CollectionMethod,
     ConsentCreate,
@@ -36,6 +45,8 @@ from consent.tables import (
 )
 
 __all__ = [
+    "EXPIRED",
+    "GIVEN",
     "CollectionMethod",
     "ConsentBase",
     "ConsentCreate",
@@ -54,6 +65,7 @@ __all__ = [
     "check",
     "check_many",
     "consent_gated",
+    "consent_standing",
     "consent_use",
     "consent_uses",
     "create_tables",

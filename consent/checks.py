@@ -2,10 +2,14 @@
 
 For a consent-based use the answer is yes exactly when the subject's latest event for the use
 (by event time, then sequence) at the moment asked is ``given`` and has not expired. That is
-one SQL query over the ledger (a window function over the ``(use, subject_id, event_time,
-seq)`` index), never a loop of single checks, and it composes: :func:`lawful_subjects` is a
-``Select`` of subject ids to use as a subquery, and :func:`may_apply` is a boolean SQL
-expression on any subject-id column, for activation audiences and reports.
+SQL over the ledger's ``(use, subject_id, event_time, seq, state, expires_at)`` index, never
+a loop of single checks, and it composes two ways. :func:`lawful_subjects` is a ``Select`` of
+every lawful subject id (an anti-join over the whole use), for a set to count or fetch.
+:func:`may_apply` is membership in that set as a boolean SQL expression on any subject-id
+column, for queries with many rows per subject (reports). :func:`consent_standing` is a
+correlated SQL expression, one backward index seek per row asked about, for queries that hold
+a fraction of the subjects (an activation's matched audience): it says ``given``, ``expired``,
+``refused``, ``withdrawn`` or NULL (never asked), so one expression both filters and explains.
 
 For a use on another legal basis (contract, legal obligation, legitimate interests…) the
 ledger has nothing to say: the answer comes from the basis, so :func:`may_apply` is ``TRUE``
@@ -19,7 +23,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, Select, and_, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from consent.tables import ConsentEventRow
@@ -32,12 +36,18 @@ __all__ = [
     "check",
     "check_many",
     "consent_gated",
+    "consent_standing",
     "lawful_subjects",
     "may_apply",
 ]
 
 CHUNK_SIZE: Final = 5000
 """Subject ids per query in :func:`check_many`; well under every driver's parameter limit."""
+
+GIVEN: Final = "given"
+"""The standing that makes a consent-based use lawful: the latest event gave it, unexpired."""
+EXPIRED: Final = "expired"
+"""The standing of a ``given`` older than the use's ``consent_valid_for`` (Art. 7)."""
 
 
 _TABLE = ConsentEventRow.__table__
@@ -99,6 +109,30 @@ def lawful_subjects(
     return query
 
 
+def consent_standing(
+    use: str, subject_id: ColumnElement[str], *, at: datetime | None = None
+) -> ColumnElement[str | None]:
+    """A SQL expression: where ``subject_id`` stands on ``use`` at ``at`` (default now).
+
+    ``'given'`` (lawful), ``'expired'`` (given, but past ``consent_valid_for``), ``'refused'``
+    or ``'withdrawn'`` (the latest event said so), or NULL (no event up to ``at``). A scalar
+    subquery correlated to ``subject_id``'s table: one backward seek on the covering index
+    ``ix_consent_event_latest`` per row it is asked for, whatever the size of the ledger.
+    """
+    moment = _moment(at)
+    event = _TABLE.alias("standing").c
+    past_expiry = and_(
+        event.state == GIVEN, event.expires_at.is_not(None), event.expires_at <= moment
+    )
+    return (
+        select(case((past_expiry, literal(EXPIRED)), else_=event.state))
+        .where(event.use == use, event.subject_id == subject_id, event.event_time <= moment)
+        .order_by(event.event_time.desc(), event.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def may_apply(
     strategy: Strategy,
     use: str,
@@ -108,7 +142,9 @@ def may_apply(
 ) -> ColumnElement[bool]:
     """A SQL condition on ``subject_id`` (e.g. ``customer.c.id``): may ``use`` apply to it?
 
-    ``TRUE`` for uses not gated by consent; else membership in :func:`lawful_subjects`.
+    ``TRUE`` for uses not gated by consent; else membership in :func:`lawful_subjects`, one
+    pass over the use's ledger however many rows test it (a report's rows, several per
+    subject). For a fraction of the subjects, :func:`consent_standing` is the cheaper test.
     """
     if not consent_gated(strategy, use):
         return true()
@@ -148,16 +184,5 @@ def check(
     """May ``use`` be applied to one subject at ``at`` (default now)? One index seek."""
     if not consent_gated(strategy, use):
         return True
-    moment = _moment(at)
-    event = _TABLE.c
-    latest = session.execute(
-        select(event.state, event.expires_at)
-        .where(event.use == use, event.subject_id == subject_id, event.event_time <= moment)
-        .order_by(event.event_time.desc(), event.seq.desc())
-        .limit(1)
-    ).first()
-    return (
-        latest is not None
-        and latest.state == "given"
-        and (latest.expires_at is None or latest.expires_at > moment)
-    )
+    standing = session.scalar(select(consent_standing(use, literal(subject_id), at=at)))
+    return bool(standing == GIVEN)

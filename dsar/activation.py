@@ -51,7 +51,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     true,
 )
@@ -62,8 +61,7 @@ from access_policy.masking import mask_value
 from access_policy.models import Decision
 from access_policy.rows import row_filter_sql
 from access_policy.service import Policy
-from consent.checks import consent_gated, lawful_subjects
-from consent.tables import ConsentEventRow
+from consent.checks import EXPIRED, GIVEN, consent_gated, consent_standing, lawful_subjects
 from dsar.audit import AuditEvent, AuditLog
 from dsar.records import RecordStore
 from dsar.restrictions import FlagKind, SubjectFlag, flagged_subjects
@@ -144,29 +142,6 @@ def _moment(at: datetime | None) -> datetime:
     return at.astimezone(UTC)
 
 
-def _expired_subjects(use: str, *, at: datetime) -> Select[Any]:
-    """Subject ids whose latest event for ``use`` at ``at`` is a ``given`` past its expiry."""
-    table = ConsentEventRow.__table__
-    event, later = table.alias("ex").c, table.alias("ex_later").c
-    superseded = exists().where(
-        later.use == event.use,
-        later.subject_id == event.subject_id,
-        later.event_time <= at,
-        or_(
-            later.event_time > event.event_time,
-            and_(later.event_time == event.event_time, later.seq > event.seq),
-        ),
-    )
-    return select(event.subject_id).where(
-        event.use == use,
-        event.event_time <= at,
-        event.state == "given",
-        event.expires_at.is_not(None),
-        event.expires_at <= at,
-        ~superseded,
-    )
-
-
 def _objection_scopes(strategy: Strategy, use: str) -> list[str] | None:
     """The objection scopes that stop ``use``, or None when an objection cannot (Art. 21)."""
     spec = strategy.index.uses[use]
@@ -181,27 +156,36 @@ def _objection_scopes(strategy: Strategy, use: str) -> list[str] | None:
 
 @dataclass(frozen=True)
 class Lawfulness:
-    """The SQL sets of subject ids that decide whether a use may reach a subject at a moment."""
+    """What decides, in SQL, whether a use may reach a subject at a moment (cap aside).
+
+    Restrictions and objections are small sets of subject ids. Consent, for a consent-based
+    use, comes two ways: :meth:`allows` tests membership in the lawful set (one pass over the
+    ledger, for reports whose rows are many per subject), :meth:`standing` seeks each subject's
+    latest event (for an audience, where only the matched fraction of subjects is asked).
+    """
 
     use: str
     at: datetime
     restricted: Select[Any]
     objected: Select[Any] | None
-    lawful: Select[Any] | None
-    expired: Select[Any] | None
+    gated: bool
+
+    def standing(self, subject_id: ColumnElement[str]) -> ColumnElement[str | None] | None:
+        """Where ``subject_id`` stands on the use's consent; None when the use needs none."""
+        return consent_standing(self.use, subject_id, at=self.at) if self.gated else None
 
     def allows(self, subject_id: ColumnElement[str]) -> ColumnElement[bool]:
         """A SQL condition: the use may reach ``subject_id`` (cap aside)."""
-        clauses = [~subject_id.in_(self.restricted)]
+        clauses: list[ColumnElement[bool]] = [~subject_id.in_(self.restricted)]
         if self.objected is not None:
             clauses.append(~subject_id.in_(self.objected))
-        if self.lawful is not None:
-            clauses.append(subject_id.in_(self.lawful))
+        if self.gated:
+            clauses.append(subject_id.in_(lawful_subjects(self.use, at=self.at)))
         return and_(*clauses)
 
 
 def lawfulness(strategy: Strategy, use: str, *, at: datetime | None = None) -> Lawfulness:
-    """The restriction, objection and consent sets for ``use`` at ``at`` (default now)."""
+    """The restriction, objection and consent tests for ``use`` at ``at`` (default now)."""
     moment = _moment(at)
     gated = consent_gated(strategy, use)  # ConsentError naming the use when undeclared
     scopes = _objection_scopes(strategy, use)
@@ -215,8 +199,7 @@ def lawfulness(strategy: Strategy, use: str, *, at: datetime | None = None) -> L
         at=moment,
         restricted=flagged_subjects(FlagKind.RESTRICTION),
         objected=objected,
-        lawful=lawful_subjects(use, at=moment) if gated else None,
-        expired=_expired_subjects(use, at=moment) if gated else None,
+        gated=gated,
     )
 
 
@@ -240,7 +223,9 @@ def conditions_sql(
     """
     tables = store.tables
     subject = tables.subject_table
-    owner = subject.c.id if subject_id is None else subject_id
+    # A subject record's subject_id is its id; testing that column lets the database answer
+    # from the (field, subject_id) indexes of the subject table alone.
+    owner = subject.c.subject_id if subject_id is None else subject_id
     by_entity: dict[str, list[Condition]] = {}
     for cond in conditions:
         column = tables.columns.get(cond.field)
@@ -342,7 +327,7 @@ class AudienceRun:
         masked = set(self.masked)
         result = session.execute(self._select.execution_options(yield_per=_CHUNK))
         for chunk in result.partitions():
-            rows = [dict(r._mapping) for r in chunk]
+            rows = [dict(zip(self.columns, r, strict=True)) for r in chunk]
             if encrypted:
                 _decrypt(store, rows, encrypted)
             for row in rows:
@@ -418,7 +403,7 @@ def audience(
     policy.check_purpose(role, act.use)
     moment = _moment(at)
     subject = store.tables.subject_table
-    sid = subject.c.id
+    sid = subject.c.subject_id  # equal to its id; see conditions_sql
     matched = and_(
         conditions_sql(store, act.audience.where, now=moment),
         conditions_sql(store, policy.row_filters(role, act.use), now=moment, unusable="deny"),
@@ -426,24 +411,28 @@ def audience(
     law = lawfulness(strategy, act.use, at=moment)
     capped = _capped(act, at=moment)
 
+    # One CASE per matched subject, the reasons tried in order. The consent standing is
+    # asked once (a simple CASE evaluates its operand once), and only of subjects that are
+    # neither restricted nor objecting.
+    after_consent: ColumnElement[str] = (
+        literal("")
+        if capped is None
+        else case((sid.in_(capped), literal(Exclusion.CAPPED.value)), else_=literal(""))
+    )
+    standing = law.standing(sid)
+    if standing is not None:
+        after_consent = case(
+            {GIVEN: after_consent, EXPIRED: literal(Exclusion.EXPIRED.value)},
+            value=standing,
+            else_=literal(Exclusion.NO_CONSENT.value),
+        )
     whens: list[tuple[ColumnElement[bool], Any]] = [
         (sid.in_(law.restricted), literal(Exclusion.RESTRICTED.value))
     ]
     if law.objected is not None:
         whens.append((sid.in_(law.objected), literal(Exclusion.OBJECTED.value)))
-    if law.lawful is not None and law.expired is not None:
-        whens.append(
-            (
-                ~sid.in_(law.lawful),
-                case(
-                    (sid.in_(law.expired), literal(Exclusion.EXPIRED.value)),
-                    else_=literal(Exclusion.NO_CONSENT.value),
-                ),
-            )
-        )
-    if capped is not None:
-        whens.append((sid.in_(capped), literal(Exclusion.CAPPED.value)))
-    reasons = select(case(*whens, else_=literal("")).label("reason")).where(matched).subquery()
+    reason = case(*whens, else_=after_consent)
+    reasons = select(reason.label("reason")).where(matched).subquery()
     tally = {
         str(r): int(n)
         for r, n in session.execute(
@@ -453,7 +442,11 @@ def audience(
     excluded = {e.value: tally.get(e.value, 0) for e in Exclusion}
     counts = AudienceCounts(matched=sum(tally.values()), excluded=excluded, final=tally.get("", 0))
 
-    final = and_(matched, law.allows(sid), true() if capped is None else ~sid.in_(capped))
+    # The final audience is the subjects whose reason is none, by the same expression that
+    # counted them, so the export and the sends always agree with the counts. The CASE makes
+    # the database test the reasons only for matched subjects: left to a plain AND, SQLite
+    # probes the lawfulness sets for every subject first.
+    final = case((matched, reason == literal("")), else_=false())
     visible = {
         ref: d
         for ref, d in policy.visible(role, act.use).items()

@@ -66,8 +66,13 @@ def format_for(path: Path, given: str | None = None) -> OutputFormat:
     return chosen
 
 
+_AS_IS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """A value as JSON holds it: decimals and dates as text, everything else as is."""
+    if type(value) in _AS_IS:  # most values: one set lookup, no isinstance chain
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):

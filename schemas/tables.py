@@ -304,8 +304,13 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
             column = out.columns.get(f"{name}.{fname}")
             if column is None or column.encrypted or column.type is FieldType.TEXT:
                 continue
-            # audiences and row filters test this field per subject: (subject_id, field) covers it
-            indexes.append(Index(f"ix_{name}_cond_{fname}"[:63], "subject_id", fname))
+            if name == subject:
+                # Tested on the subject table itself: (field, subject_id) lets the database
+                # seek the matching subjects and never read the rest of their rows.
+                indexes.append(Index(f"ix_{name}_by_{fname}"[:63], fname, "subject_id"))
+            else:
+                # Tested per subject through EXISTS: (subject_id, field) covers the probe.
+                indexes.append(Index(f"ix_{name}_cond_{fname}"[:63], "subject_id", fname))
         out.tables[name] = Table(name, out.metadata, *columns, *indexes,
                                  comment=f"system of record: {name}")
     return out

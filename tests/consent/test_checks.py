@@ -8,7 +8,14 @@ import pytest
 from sqlalchemy import Column, Engine, MetaData, String, Table, select
 from sqlalchemy.orm import Session
 
-from consent.checks import check, check_many, consent_gated, lawful_subjects, may_apply
+from consent.checks import (
+    check,
+    check_many,
+    consent_gated,
+    consent_standing,
+    lawful_subjects,
+    may_apply,
+)
 from consent.receipts import ReceiptSigner
 from consent.service import record_consent
 from kernel.errors import ConsentError
@@ -96,6 +103,39 @@ def test_may_apply_filters_a_subject_table_in_sql(ledger: Engine, signer: Receip
         assert set(s.scalars(reminded)) == {GIVEN, REGIVEN}
         served = select(customer.c.id).where(may_apply(minimal(), "service", customer.c.id))
         assert set(s.scalars(served)) == set(EVERYONE)
+
+
+def test_the_standing_of_each_subject_says_why_a_use_may_or_may_not_reach_it(
+    ledger: Engine, signer: ReceiptSigner
+) -> None:
+    """One correlated expression gives given, expired, refused, withdrawn or NULL per subject,
+    as of the moment asked, and agrees with the whole-set query on who is lawful."""
+    customer = Table("customer", MetaData(), Column("id", String(32), primary_key=True))
+    customer.create(ledger)
+    with Session(ledger) as s, s.begin():
+        _ledger(s, signer)
+        s.execute(customer.insert(), [{"id": x} for x in EVERYONE])
+
+        def standings(at: datetime) -> dict[str, str | None]:
+            standing = consent_standing("reminders", customer.c.id, at=at).label("standing")
+            return {sid: state for sid, state in s.execute(select(customer.c.id, standing))}
+
+        assert standings(NOW) == {
+            GIVEN: "given",
+            WITHDRAWN: "withdrawn",
+            EXPIRED: "expired",
+            REFUSED: "refused",
+            NEVER: None,
+            REGIVEN: "given",
+        }
+        lawful = {sid for sid, state in standings(NOW).items() if state == "given"}
+        assert lawful == set(s.scalars(lawful_subjects("reminders", at=NOW)))
+        then = standings(T0 + timedelta(days=2, hours=12))  # REGIVEN withdrawn, not yet again
+        assert then[REGIVEN] == "withdrawn"
+        assert then[WITHDRAWN] == "withdrawn"
+        assert standings(T0 - timedelta(days=1))[GIVEN] is None
+        with pytest.raises(ConsentError, match="time zone"):
+            consent_standing("reminders", customer.c.id, at=NOW.replace(tzinfo=None))
 
 
 def test_uses_not_based_on_consent_are_answered_by_their_basis(ledger: Engine) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from access_policy import compile_policy
 from consent.receipts import ReceiptSigner
@@ -85,6 +85,7 @@ def customer(
     branch: str = "espoo",
     name: str = "Anna Aalto",
     storage: list[dict[str, Any]] | None = None,
+    channel: str | None = None,
 ) -> str:
     """A customer with one vehicle (``tyre``), one visit (``visited``) and stored tyre sets."""
     n = next(_SERIAL)
@@ -100,6 +101,7 @@ def customer(
                 "phone": f"040{n:07d}",
                 "branch": branch,
                 "street_address": "Kivitie 3",
+                **({} if channel is None else {"preferred_channel": channel}),
             },
         ).subject_id
         if tyre is not None:
@@ -302,6 +304,36 @@ def test_a_contract_activation_needs_no_consent_and_tests_one_stored_set(world: 
     assert (run.counts.matched, run.counts.final) == (2, 1)
     assert run.counts.excluded["restricted"] == 1 and run.counts.excluded["no_consent"] == 0
     assert world.ids("worn-tyre-notice", role="service-advisor") == {worn}
+
+
+def test_a_condition_on_the_customer_itself_is_answered_from_its_own_index(
+    world: World,
+) -> None:
+    """spring-tyre-reminder: winter tyres, SMS preferred, a visit after 2024-09-01. On SQLite
+    the customer condition seeks the (preferred_channel, subject_id) index and reads no row."""
+    sms = customer(world, "sms@example.fi", tyre="winter", channel="sms")
+    customer(world, "mail@example.fi", tyre="winter", channel="email")
+    customer(world, "summer@example.fi", tyre="summer", channel="sms")
+    consent(world, sms)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, params: Any, _ctx: Any, _many: bool) -> None:
+        statements.append((sql, params))
+
+    event.listen(world.engine, "before_cursor_execute", seen)
+    try:
+        run = world.run("spring-tyre-reminder")
+    finally:
+        event.remove(world.engine, "before_cursor_execute", seen)
+    assert (run.counts.matched, run.counts.final) == (1, 1)
+    assert world.ids("spring-tyre-reminder") == {sms}
+    if world.engine.dialect.name == "sqlite":
+        sql, params = next((q, p) for q, p in statements if "GROUP BY" in q)
+        with world.engine.connect() as connection:
+            plan = [r[-1] for r in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+        assert "SEARCH customer USING COVERING INDEX ix_customer_by_preferred_channel" in " ".join(
+            plan
+        ), plan
 
 
 def test_the_role_row_filter_narrows_the_audience(world: World) -> None:
