@@ -21,7 +21,7 @@ __all__ = ["fill_columns", "insert_rows", "matching", "new_ids", "paused_gc",
            "sqlite_bulk_cache"]
 
 _CHUNK: Final = 500  # values per IN (...) query: well under every database's parameter limit
-_BULK_CACHE_KIB: Final = 64 * 1024
+_BULK_CACHE_KIB: Final = 256 * 1024
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:

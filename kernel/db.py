@@ -16,12 +16,19 @@ from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kernel.errors import TietotieError
 
-__all__ = ["DEFAULT_URL", "DatabaseError", "make_engine", "session_factory", "transaction"]
+__all__ = [
+    "DEFAULT_URL",
+    "DatabaseError",
+    "make_engine",
+    "reachable",
+    "session_factory",
+    "transaction",
+]
 
 DEFAULT_URL: Final = "sqlite:///var/tietotie.db"
 """The system of record when TIETOTIE_DATABASE_URL is not set."""
@@ -71,6 +78,28 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     if backend in {"mysql", "mariadb"}:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     return create_engine(parsed, **kwargs)
+
+
+@contextlib.contextmanager
+def reachable(engine: Engine) -> Iterator[None]:
+    """Turn a database that cannot be connected to into a :class:`DatabaseError` naming it.
+
+    Wrap the first use of an engine: a refused connection, an unknown host or a bad password
+    then reads "cannot connect to postgresql+psycopg://root@…/test: …" instead of a driver
+    traceback. Errors of statements on a working connection pass through unchanged.
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        if not exc.connection_invalidated and exc.statement is not None:
+            raise
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(
+            f"cannot connect to the database {shown}: {reason}. Check TIETOTIE_DATABASE_URL "
+            "and that the server is running.",
+            url=shown,
+        ) from None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -17,7 +17,7 @@ from dsar.migrations import plan_upgrade, upgrade
 from dsar.records import FieldCrypto
 from dsar.tables import database_metadata
 from kernel.crypto import Pseudonymiser
-from kernel.db import make_engine, session_factory
+from kernel.db import make_engine, reachable, session_factory
 from kernel.errors import KeyConfigError, StrategyError
 from kernel.keys import Keyring
 from schemas import Strategy, validate
@@ -127,7 +127,8 @@ def open_services(
     """The checked strategy, an up-to-date database, the keys, and every service over them."""
     strategy = load_checked_strategy(settings)
     engine = engine or make_engine(settings.database_url)
-    _prepare_database(engine, strategy, settings)
+    with reachable(engine):
+        _prepare_database(engine, strategy, settings)
     crypto = crypto or open_field_crypto(settings)
     return build_services(
         settings, strategy=strategy, engine=engine, sessions=session_factory(engine), crypto=crypto

@@ -6,6 +6,7 @@ import functools
 import http.server
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +53,10 @@ def strategy() -> Strategy:
     return result.strategy
 
 
-@pytest.fixture(scope="module")
-def site_url() -> Iterator[str]:
-    """The bundled strategy's site, built into build/site and served on a free local port."""
-    need(CHROMIUM.exists(), f"Debian's chromium is not installed at {CHROMIUM}")
-    build_site(strategy=REPO / "strategy", out=SITE)
-    handler = functools.partial(_Quiet, directory=str(SITE))
+@contextmanager
+def _served(directory: Path) -> Iterator[str]:
+    """``directory`` served over HTTP on a free local port, for as long as the block runs."""
+    handler = functools.partial(_Quiet, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -66,6 +65,15 @@ def site_url() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site_url() -> Iterator[str]:
+    """The bundled strategy's site, built into build/site and served on a free local port."""
+    need(CHROMIUM.exists(), f"Debian's chromium is not installed at {CHROMIUM}")
+    build_site(strategy=REPO / "strategy", out=SITE)
+    with _served(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -166,4 +174,49 @@ def test_search_works_offline(site_url: str, browser_page: Page) -> None:
     hrefs = [a.get_attribute("href") or "" for a in page.locator(".md-search-result a").all()]
     assert any("uses" in h or "ropa" in h for h in hrefs), hrefs
     page.screenshot(path=str(SHOTS / "search.png"))
+    assert _OUTSIDE[id(page)] == []
+
+
+def test_staff_see_the_aggregated_reports_drawn_from_the_data(
+    strategy: Strategy, browser_page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built with data from a seeded database, the reports page shows each aggregated report's
+    chart, loaded by the browser and fitting the page, and fetches nothing from outside."""
+    from dsar.seed import seed
+    from tietotie.app import open_services
+    from tietotie.docsite.figures import build_figures
+    from tietotie.settings import get_settings
+
+    monkeypatch.setenv("TIETOTIE_STRATEGY", str(REPO / "strategy"))
+    monkeypatch.setenv("TIETOTIE_DATABASE_URL", f"sqlite:///{tmp_path / 'site.db'}")
+    monkeypatch.setenv("TIETOTIE_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("TIETOTIE_KEY_FILE", str(tmp_path / "master.key"))
+    get_settings.cache_clear()
+    try:
+        services = open_services(get_settings())
+        seed(services.sessions, services.store, customers=400)
+        figures = build_figures(services)
+        services.engine.dispose()
+    finally:
+        get_settings.cache_clear()
+    charted = sorted(r for r, f in figures.items() if f.png is not None)
+    assert charted
+    out = build_site(strategy=REPO / "strategy", out=tmp_path / "site", figures=figures)
+    page = browser_page
+    with _served(out) as url:
+        page.goto(url + "strategy/reports/")
+        images = page.locator("article img.tt-chart")
+        assert images.count() == len(charted)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('article img.tt-chart')]"
+            ".every(i => i.complete && i.naturalWidth > 0)",
+            timeout=10000,
+        )
+        content = page.locator("article").bounding_box()
+        assert content is not None
+        for i in range(len(charted)):
+            box = images.nth(i).bounding_box()
+            assert box is not None and 0 < box["width"] <= content["width"] + 1
+        images.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "reports-with-data.png"))
     assert _OUTSIDE[id(page)] == []

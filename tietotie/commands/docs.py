@@ -11,9 +11,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from dsar.reporting import DEFAULT_K
+from kernel.errors import TietotieError
 from tietotie.commands.compile import load_valid_strategy
+from tietotie.commands.service import open_from_cli
 from tietotie.commands.strategy import StrategyOption, resolve_strategy
 from tietotie.docsite import DEFAULT_OUT, DocsBuildError, build_site, serve_site
+from tietotie.docsite.figures import ReportFigure, build_figures
 
 __all__ = ["register"]
 
@@ -31,6 +35,40 @@ ConfigOption = Annotated[
         help="mkdocs.yml to use (default: ./mkdocs.yml, else the repository's).",
     ),
 ]
+
+
+WithDataOption = Annotated[
+    bool,
+    typer.Option(
+        "--with-data",
+        help="Build the aggregated reports from the database (TIETOTIE_DATABASE_URL) and show "
+        "their numbers and charts on the reports page; groups under k are suppressed.",
+    ),
+]
+KOption = Annotated[
+    int, typer.Option("--k", min=1, help="With --with-data: the smallest group shown.")
+]
+
+
+def _figures(path: Path, with_data: bool, k: int) -> dict[str, ReportFigure] | None:
+    """The aggregated reports built from the database, when asked for; errors exit 1."""
+    if not with_data:
+        return None
+    services = open_from_cli(path)
+    try:
+        figures = build_figures(services, k=k)
+    except TietotieError as exc:
+        typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+    finally:
+        services.engine.dispose()
+    for f in figures.values():
+        typer.echo(
+            f"{f.report}: {f.groups} groups shown, {f.suppressed_groups} groups under k={f.k} "
+            "suppressed" + ("" if f.png else " (no chart declared)"),
+            err=True,
+        )
+    return figures
 
 
 def register(app: typer.Typer) -> None:
@@ -64,14 +102,17 @@ def build_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show mkdocs' debug log.")
     ] = False,
+    with_data: WithDataOption = False,
+    k: KOption = DEFAULT_K,
 ) -> None:
     """Build the site (mkdocs, strict: any warning fails) for the strategy into --out."""
     path = resolve_strategy(None, strategy)
     console = Console(stderr=True, highlight=False)
     load_valid_strategy(path, console)
+    figures = _figures(path, with_data, k)
     with _mkdocs_log(verbose):
         try:
-            site = build_site(strategy=path, out=out, config_file=config_file)
+            site = build_site(strategy=path, out=out, config_file=config_file, figures=figures)
         except DocsBuildError as exc:
             typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from exc
@@ -86,13 +127,18 @@ def serve_command(
         typer.Option("--dev-addr", "-a", help="IP:port to serve on (default 127.0.0.1:8000)."),
     ] = None,
     config_file: ConfigOption = None,
+    with_data: WithDataOption = False,
+    k: KOption = DEFAULT_K,
 ) -> None:
     """Serve the site locally; it rebuilds when the strategy or the guides change."""
     path = resolve_strategy(None, strategy)
     load_valid_strategy(path, Console(stderr=True, highlight=False))
+    figures = _figures(path, with_data, k)
     with _mkdocs_log(False):
         try:
-            serve_site(strategy=path, config_file=config_file, dev_addr=dev_addr)
+            serve_site(
+                strategy=path, config_file=config_file, dev_addr=dev_addr, figures=figures
+            )
         except DocsBuildError as exc:
             typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import Abort, MkDocsException
 
 from tietotie.docsite.errors import DocsBuildError
+from tietotie.docsite.figures import ReportFigure, published
 from tietotie.docsite.site import load_checked_strategy
 
 __all__ = ["DEFAULT_OUT", "build_site", "find_config", "serve_site"]
@@ -52,14 +53,23 @@ def _strategy_env(strategy: Path) -> Iterator[None]:
 
 
 def build_site(
-    *, strategy: Path, out: Path = DEFAULT_OUT, config_file: Path | None = None, strict: bool = True
+    *,
+    strategy: Path,
+    out: Path = DEFAULT_OUT,
+    config_file: Path | None = None,
+    strict: bool = True,
+    figures: Mapping[str, ReportFigure] | None = None,
 ) -> Path:
-    """Build the site for ``strategy`` into ``out`` (strict: any warning fails); return ``out``."""
+    """Build the site for ``strategy`` into ``out`` (strict: any warning fails); return ``out``.
+
+    With ``figures`` (:func:`tietotie.docsite.figures.build_figures`), the reports page shows
+    each aggregated report's numbers and chart as built from the data.
+    """
     if not strategy.exists():
         raise DocsBuildError(f"no strategy at {strategy}", file=str(strategy))
     load_checked_strategy(strategy)  # a clear error here, rather than mkdocs' "Aborted"
     config_path = find_config(config_file)
-    with _strategy_env(strategy):
+    with _strategy_env(strategy), published(dict(figures) if figures is not None else None):
         try:
             config = load_config(
                 config_file=str(config_path), site_dir=str(out.resolve()), strict=strict
@@ -73,13 +83,18 @@ def build_site(
 
 
 def serve_site(
-    *, strategy: Path, config_file: Path | None = None, dev_addr: str | None = None
+    *,
+    strategy: Path,
+    config_file: Path | None = None,
+    dev_addr: str | None = None,
+    figures: Mapping[str, ReportFigure] | None = None,
 ) -> None:
-    """Serve the site with live reload; edits to the strategy rebuild it."""
+    """Serve the site with live reload; edits to the strategy rebuild it (``figures`` as in
+    :func:`build_site`, built once when the server starts)."""
     if not strategy.exists():
         raise DocsBuildError(f"no strategy at {strategy}", file=str(strategy))
     config_path = find_config(config_file)
-    with _strategy_env(strategy):
+    with _strategy_env(strategy), published(dict(figures) if figures is not None else None):
         try:
             serve(config_file=str(config_path), dev_addr=dev_addr, watch=[str(strategy.resolve())])
         except MkDocsException as exc:

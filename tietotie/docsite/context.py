@@ -9,7 +9,7 @@ from schemas.primitives import split_ref
 from tietotie.docsite.labels import Labels
 from tietotie.docsite.md import code, esc, link, rel
 
-__all__ = ["PAGES", "Context", "entity_page"]
+__all__ = ["PAGES", "Context", "chart_path", "entity_page"]
 
 PAGES: dict[str, str] = {
     "home": "index.md",
@@ -33,6 +33,11 @@ PAGES: dict[str, str] = {
 
 ROPA_CSV = "registers/ropa.csv"
 ROAD_MERMAID = "strategy/road.mmd"
+
+
+def chart_path(report_id: str) -> str:
+    """The chart image of one aggregated report, in a build with data."""
+    return f"charts/{report_id}.png"
 
 
 def entity_page(entity: str) -> str:

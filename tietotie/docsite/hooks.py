@@ -22,6 +22,7 @@ from mkdocs.structure.pages import Page
 from schemas import RULES, Strategy
 from tietotie.docsite.api import openapi_spec
 from tietotie.docsite.errors import DocsBuildError
+from tietotie.docsite.figures import current
 from tietotie.docsite.rules import rules_markdown
 from tietotie.docsite.site import GeneratedSite, generate_site, load_checked_strategy
 
@@ -77,7 +78,10 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     path = resolve_strategy_path(config.config_file_path)
     strategy = _load(path)
     site = generate_site(
-        strategy, use_directory_urls=config.use_directory_urls, openapi=_openapi(path)
+        strategy,
+        use_directory_urls=config.use_directory_urls,
+        openapi=_openapi(path),
+        figures=current() or None,
     )
     _state["site"] = site
     config.site_name = site.site_name
@@ -96,6 +100,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
                 f"docs/{src_uri} is generated from the strategy; remove the hand-written copy"
             )
         files.append(File.generated(config, src_uri, content=content))
+    for src_uri, image in site.images.items():
+        files.append(File.generated(config, src_uri, content=image))
     return files
 
 

@@ -119,6 +119,27 @@ _WORDS: dict[str, tuple[str, str]] = {
     "message": ("Viesti", "Message"),
     "frequency_cap": ("Enimmäistiheys", "Frequency cap"),
     "opt_out": ("Kielto-oikeus (art. 21)", "Objection route (Art. 21)"),
+    "figures_intro": (
+        "Koostetut raportit alla on koottu asiakasrekisteristä tätä sivustoa rakennettaessa. "
+        "Ryhmät, joissa on alle k asiakasta, on jätetty pois, joten kuvista ei voi tunnistaa "
+        "ketään.",
+        "The aggregated reports below were built from the system of record when this site was "
+        "built. Groups of fewer than k customers are left out, so no one can be recognised "
+        "from them.",
+    ),
+    "figure_caption": (
+        "Koottu {at}: {groups} ryhmää näytetään; {suppressed} alle {k} asiakkaan ryhmää "
+        "({suppressed_subjects} asiakasta) jätetty pois.",
+        "Built {at}: {groups} groups shown; {suppressed} groups of fewer than {k} customers "
+        "({suppressed_subjects} customers) left out.",
+    ),
+    "figure_alt": ("Raportin {report} kaavio", "Chart of the report {report}"),
+    "figure_row_level": (
+        "Rivitason raporttia ei julkaista henkilöstön sivustolla; sen saa vain "
+        "vastaanottajaroolin tunnuksella.",
+        "Row-level reports are not published on the staff site; only their audience roles "
+        "can build them.",
+    ),
     "times_per": ("enintään {max} kertaa / {per}", "at most {max} per {per}"),
     "type": ("Tyyppi", "Type"),
     "category": ("Tietoryhmä", "Category"),

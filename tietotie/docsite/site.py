@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,16 @@ from schemas.ropa import build_ropa
 from tietotie.docsite import steps
 from tietotie.docsite.access import access_page, access_view
 from tietotie.docsite.catalogue import entity_catalogue_page, fields_index_page, retention_page
-from tietotie.docsite.context import PAGES, ROAD_MERMAID, ROPA_CSV, Context, entity_page
+from tietotie.docsite.context import (
+    PAGES,
+    ROAD_MERMAID,
+    ROPA_CSV,
+    Context,
+    chart_path,
+    entity_page,
+)
 from tietotie.docsite.errors import DocsBuildError
+from tietotie.docsite.figures import ReportFigure
 from tietotie.docsite.labels import Labels
 from tietotie.docsite.openapi import openapi_markdown
 from tietotie.docsite.registers import consent_page, ropa_csv, ropa_page
@@ -41,6 +49,7 @@ class GeneratedSite:
     site_name: str
     home: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)
     nav: list[Any] = field(default_factory=list)
 
 
@@ -75,8 +84,10 @@ def generate_site(
     *,
     use_directory_urls: bool = True,
     openapi: dict[str, Any] | None = None,
+    figures: Mapping[str, ReportFigure] | None = None,
 ) -> GeneratedSite:
-    """Every page about the strategy, in its language; the API page when ``openapi`` is given."""
+    """Every page about the strategy, in its language; the API page when ``openapi`` is given;
+    the aggregated reports' numbers and charts when ``figures`` (built from data) are."""
     labels = Labels(strategy.controller.language)
     t = labels
     ctx = Context(strategy, labels)
@@ -96,7 +107,10 @@ def generate_site(
     files[PAGES["questions"]] = steps.questions_page(ctx.on("questions"))
     files[PAGES["sources"]] = steps.sources_page(ctx.on("sources"))
     files[PAGES["system"]] = steps.system_page(ctx.on("system"))
-    files[PAGES["reports"]] = steps.reports_page(ctx.on("reports"))
+    files[PAGES["reports"]] = steps.reports_page(ctx.on("reports"), figures)
+    for report_id, figure in (figures or {}).items():
+        if figure.png is not None:
+            site.images[chart_path(report_id)] = figure.png
     files[PAGES["activations"]] = steps.activations_page(ctx.on("activations"))
     view = access_view(strategy)
     files[PAGES["fields"]] = fields_index_page(ctx.on("fields"))

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from schemas.enums import LegalBasis
 from schemas.models import Condition
-from tietotie.docsite.context import Context, entity_page
-from tietotie.docsite.md import code, esc, heading, link, props, table
+from tietotie.docsite.context import Context, chart_path, entity_page
+from tietotie.docsite.md import code, esc, heading, link, props, rel, table
+
+if TYPE_CHECKING:
+    from tietotie.docsite.figures import ReportFigure
 
 __all__ = [
     "activations_page",
@@ -335,10 +340,13 @@ def system_page(ctx: Context) -> str:
     return "\n".join(out)
 
 
-def reports_page(ctx: Context) -> str:
-    """Step 6: reports, their audience and how identifiable their rows are."""
+def reports_page(ctx: Context, figures: Mapping[str, ReportFigure] | None = None) -> str:
+    """Step 6: reports, their audience and how identifiable their rows are; with ``figures``
+    (a build with data), each aggregated report's numbers and chart as built."""
     s, t = ctx.strategy, ctx.labels
     out = [f"# 6. {t('reports')}", ""]
+    if figures:
+        out += [t("figures_intro"), ""]
     for r in s.reports:
         out += [heading(2, code(r.id), r.id), ""]
         out += [
@@ -354,7 +362,29 @@ def reports_page(ctx: Context) -> str:
             ),
             "",
         ]
+        if figures is not None:
+            out += _figure(ctx, r.id, figures.get(r.id))
     return "\n".join(out)
+
+
+def _figure(ctx: Context, report_id: str, figure: ReportFigure | None) -> list[str]:
+    """The numbers and chart of one report as built from the data, or why there are none."""
+    t = ctx.labels
+    if figure is None:
+        return [f"*{t('figure_row_level')}*", ""]
+    caption = t(
+        "figure_caption",
+        at=figure.built_at.strftime("%Y-%m-%d %H:%M UTC"),
+        groups=figure.groups,
+        suppressed=figure.suppressed_groups,
+        suppressed_subjects=figure.suppressed_subjects,
+        k=figure.k,
+    )
+    out = [esc(caption), ""]
+    if figure.png is not None:
+        alt = esc(t("figure_alt", report=report_id))
+        out += [f"![{alt}]({rel(ctx.page, chart_path(report_id))}){{ .tt-chart }}", ""]
+    return out
 
 
 def _literal(value: object) -> str:
