@@ -4,7 +4,7 @@
                                            [--million auto|yes|no] [--million-budget 300]
 
 1. Imports a CSV of customers with phone and email (every row validated, deduplicated by
-   match_on, written in one transaction).
+   match_on, streamed in batches, written in one transaction).
 2. Imports a JSON Lines file of visits attached to those customers by email.
 3. Seeds synthetic customers with vehicles, visits and tyre storage (plates encrypted under a
    key per customer), then, when the measured rate says it takes less than the budget
@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine
 
-from dsar.imports import import_file
+from dsar.imports import BATCH_ROWS, import_file
 from dsar.migrations import upgrade
 from dsar.records import FieldCrypto, RecordStore
 from dsar.seed import seed
@@ -156,6 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         results += _imports(work, args.rows)
+        imports_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         results += _seed(work, args.customers, "seed")
         estimate = MILLION / results[-2].rate
         if args.million == "yes" or (args.million == "auto" and estimate < args.million_budget
@@ -178,6 +180,8 @@ def main() -> None:
         target = "" if m.unit == "customers" else f">= {TARGET:,}"
         print(f"{m.work:<42} {m.n:>10,} {m.unit:<9} {m.wall:>8.2f} {m.cpu:>8.2f} "
               f"{m.rate:>11,.0f} {m.cpu_rate:>10,.0f} {target:>9}")
+    print(f"peak RSS of this process after the two imports of {args.rows:,} rows: "
+          f"{imports_rss:,.0f} MiB (imports stream {BATCH_ROWS:,} rows at a time)")
     if note:
         print(note)
 

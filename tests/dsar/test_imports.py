@@ -96,3 +96,88 @@ def test_json_lines_children_name_their_subject(store, engine, tmp_path) -> None
     assert result.reject_file is not None
     rejected = [json.loads(x) for x in result.reject_file.read_text().splitlines()]
     assert rejected[0]["_row"] == 2 and "no customer with email" in rejected[0]["_reason"]
+
+
+def _stored(engine, store) -> list[dict]:
+    table = store.tables.table("customer")
+    with engine.connect() as conn:
+        rows = conn.execute(select(table).order_by(table.c.collected_at, table.c.email))
+        return [dict(r._mapping) for r in rows]
+
+
+def test_batches_deduplicate_across_their_boundaries_as_one_batch_does(
+    store, engine, tmp_path
+) -> None:
+    """Read two rows at a time, the third row still merges into the first: the same records,
+    values and provenance as reading the file in one batch."""
+    path = _csv(tmp_path / "c.csv", GOOD)
+    small = import_file(session_factory(engine), store, path, entity="customer",
+                        source="service-desk", batch_rows=2)
+    by_two = _stored(engine, store)
+    with engine.begin() as conn:
+        conn.execute(store.tables.table("customer").delete())
+    whole = import_file(session_factory(engine), store, path, entity="customer",
+                        source="service-desk")
+    in_one = _stored(engine, store)
+    assert (small.inserted, small.merged) == (whole.inserted, whole.merged) == (2, 1)
+
+    def comparable(rows: list[dict]) -> list[tuple]:
+        return [(r["email"], r["phone"], r["name"], r["branch"], sorted(r["provenance"]))
+                for r in rows]
+
+    assert comparable(by_two) == comparable(in_one)
+    anna = next(r for r in by_two if r["email"] == "anna@example.fi")
+    assert (anna["name"], anna["phone"]) == ("Anna V", "+358401234567")
+
+
+def test_a_bad_row_in_a_later_batch_refuses_rows_already_written(
+    store, engine, tmp_path
+) -> None:
+    """Batches before the bad row were written inside the import's transaction: refusing the
+    file rolls them back, and the error lists the bad rows of every batch."""
+    rows = [["Cecilia", "bad-1", "0451234567", "espoo"], *GOOD,
+            ["Dan", "dan@example.fi", "0441234567", "espoo"],
+            ["Eve", "bad-2", "0431234567", "vantaa"]]
+    with pytest.raises(ImportRejected) as caught:
+        import_file(session_factory(engine), store, _csv(tmp_path / "c.csv", rows),
+                    entity="customer", source="service-desk", batch_rows=2)
+    assert [r["row"] for r in caught.value.context["rows"]] == [1, 6]
+    assert "2 of 6 rows are invalid" in caught.value.message
+    assert _count(engine, store) == 0
+
+
+def test_skipped_rows_of_every_batch_reach_the_reject_file(store, engine, tmp_path) -> None:
+    rows = [["Cecilia", "bad-1", "0451234567", "espoo"], *GOOD,
+            ["Eve", "bad-2", "0431234567", "vantaa"]]
+    rejects = tmp_path / "rejects.csv"
+    result = import_file(session_factory(engine), store, _csv(tmp_path / "c.csv", rows),
+                         entity="customer", source="service-desk", skip_invalid=True,
+                         reject_file=rejects, batch_rows=2)
+    assert (result.rows, result.inserted, result.merged, result.rejected) == (5, 2, 1, 2)
+    with rejects.open(encoding="utf-8", newline="") as fh:
+        assert [(r["_row"], r["email"]) for r in csv.DictReader(fh)] == [("1", "bad-1"),
+                                                                          ("5", "bad-2")]
+
+
+def test_progress_says_how_much_of_the_file_was_read_and_how_many_rows_written(
+    store, engine, tmp_path
+) -> None:
+    path = _csv(tmp_path / "c.csv", GOOD)
+    read: list[tuple[int, int]] = []
+    written: list[int] = []
+    import_file(session_factory(engine), store, path, entity="customer",
+                source="service-desk", on_read=lambda d, t: read.append((d, t)),
+                on_written=written.append, batch_rows=2)
+    size = path.stat().st_size
+    assert read[-1] == (size, size)
+    assert sum(written) == 3  # two inserts, then one merge written as an update
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_it(store, engine, tmp_path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("name,email,phone,branch\nÄijä,a@example.fi,0401234567,espoo\n"
+                     .encode("latin-1"))
+    with pytest.raises(RecordError, match=r"latin1\.csv: not UTF-8"):
+        import_file(session_factory(engine), store, path, entity="customer",
+                    source="service-desk")
+    assert _count(engine, store) == 0

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from dsar.imports import ImportRejected, import_file
 from dsar.migrations import upgrade
@@ -31,6 +38,13 @@ def _progress(console: Console) -> Progress:
                     TimeElapsedColumn(), console=console, transient=False)
 
 
+def _import_progress(console: Console) -> Progress:
+    """The share of the file read, and the rows written so far."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                    TextColumn("{task.fields[rows]:,} rows written"), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add `import` and the `demo` group to the CLI."""
 
@@ -47,7 +61,7 @@ def register(app: typer.Typer) -> None:
             "--reject-file", help="Where bad rows go (default FILE.rejects.EXT).")] = None,
         strategy: StrategyOption = None,
     ) -> None:
-        """Validate every row, then write them all in one transaction (or nothing)."""
+        """Validate and write every row in one transaction: all of them, or nothing."""
         console = Console(highlight=False, soft_wrap=True)
         loaded = load_valid_strategy(resolve_strategy(None, strategy), console)
         settings = get_settings()
@@ -56,13 +70,19 @@ def register(app: typer.Typer) -> None:
         try:
             upgrade(engine, database_metadata(loaded))
             store = RecordStore(loaded, crypto=open_field_crypto(settings))
-            with _progress(console) as bar:
-                task = bar.add_task(f"importing {escape(file.name)}", total=None)
+            with _import_progress(console) as bar:
+                task = bar.add_task(f"importing {escape(file.name)}", total=None, rows=0)
+                written = [0]
+
+                def wrote(n: int) -> None:
+                    written[0] += n
+                    bar.update(task, rows=written[0])
+
                 result = import_file(
                     session_factory(engine), store, file, entity=entity, source=source,
                     skip_invalid=skip_invalid, reject_file=reject_file,
-                    on_rows=lambda n: bar.update(task, total=n),
-                    on_written=lambda n: bar.advance(task, n))
+                    on_read=lambda done, size: bar.update(task, completed=done, total=size),
+                    on_written=wrote)
         except ImportRejected as exc:
             console.print(f"[red]refused[/red]: {len(exc.context.get('rows', []))} invalid "
                           "row(s); nothing was imported")
