@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 POSTGRES_URL = os.environ.get(
     "TIETOTIE_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
@@ -50,3 +53,27 @@ def mariadb_url() -> Iterator[str]:
     """A SQLAlchemy URL of the MariaDB test database."""
     need(_reachable("127.0.0.1", 3306), "MariaDB is not reachable on 127.0.0.1:3306")
     yield MARIADB_URL
+
+
+ServiceEnv = Callable[..., Path]
+"""``service_env(database_url=None)``: see :func:`service_env`."""
+
+
+@pytest.fixture
+def service_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceEnv]:
+    """Point the settings at the bundled strategy and, under ``tmp_path``, a fresh database
+    (or ``database_url``), var directory and master key file; returns ``tmp_path``."""
+    from tietotie.settings import get_settings
+
+    def configure(database_url: str | None = None) -> Path:
+        monkeypatch.setenv("TIETOTIE_STRATEGY", str(REPO / "strategy"))
+        monkeypatch.setenv(
+            "TIETOTIE_DATABASE_URL", database_url or f"sqlite:///{tmp_path / 'tietotie.db'}"
+        )
+        monkeypatch.setenv("TIETOTIE_VAR_DIR", str(tmp_path))
+        monkeypatch.setenv("TIETOTIE_KEY_FILE", str(tmp_path / "master.key"))
+        get_settings.cache_clear()
+        return tmp_path
+
+    yield configure
+    get_settings.cache_clear()

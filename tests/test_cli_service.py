@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from tests.conftest import ServiceEnv
 from tietotie.app import open_services
 from tietotie.cli import get_app
 from tietotie.settings import get_settings
@@ -19,15 +19,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def env(service_env: ServiceEnv) -> Path:
     """A fresh var/ directory and database for the bundled strategy."""
-    monkeypatch.setenv("TIETOTIE_STRATEGY", str(ROOT / "strategy"))
-    monkeypatch.setenv("TIETOTIE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("TIETOTIE_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("TIETOTIE_KEY_FILE", str(tmp_path / "master.key"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+    return service_env()
 
 
 def _open_request(email: str) -> str:

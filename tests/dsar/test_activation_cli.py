@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from consent.service import record_consent
 from dsar.records import ingest
+from tests.conftest import ServiceEnv
 from tietotie.app import open_services
 from tietotie.cli import get_app
 from tietotie.settings import get_settings
@@ -24,13 +25,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def env(service_env: ServiceEnv) -> Iterator[Path]:
     """A fresh database with seven consenting summer-tyre customers of the Espoo branch."""
-    monkeypatch.setenv("TIETOTIE_STRATEGY", str(ROOT / "strategy"))
-    monkeypatch.setenv("TIETOTIE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("TIETOTIE_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("TIETOTIE_KEY_FILE", str(tmp_path / "master.key"))
-    get_settings.cache_clear()
+    tmp_path = service_env()
     services = open_services(get_settings())
     visited = (datetime.now(UTC) - timedelta(days=20)).isoformat()
     with services.sessions() as session, session.begin():
@@ -75,7 +72,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             )
     services.engine.dispose()
     yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_the_audience_command_writes_the_file_and_says_who_was_left_out(env: Path) -> None:

@@ -13,6 +13,7 @@ from dsar.records import RecordStore, read_subject
 from dsar.seed import seed
 from kernel.db import session_factory
 from kernel.errors import ValidationFailed
+from tests.conftest import ServiceEnv
 from tietotie.cli import get_app
 
 
@@ -88,16 +89,8 @@ def test_plates_are_stored_encrypted_and_read_back_in_clear(
     assert "-" in plate  # a Finnish plate, ABC-123
 
 
-def test_the_demo_seed_command_says_what_it_wrote(tmp_path: Any, monkeypatch: Any) -> None:
-    from tietotie.settings import get_settings
-
-    monkeypatch.setenv("TIETOTIE_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
-    monkeypatch.setenv("TIETOTIE_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("TIETOTIE_KEY_FILE", str(tmp_path / "master.key"))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(get_app(), ["demo", "seed", "--customers", "30"])
-    finally:
-        get_settings.cache_clear()
+def test_the_demo_seed_command_says_what_it_wrote(service_env: ServiceEnv) -> None:
+    service_env()
+    result = CliRunner().invoke(get_app(), ["demo", "seed", "--customers", "30"])
     assert result.exit_code == 0, result.output
     assert "seeded 30 customer" in result.output

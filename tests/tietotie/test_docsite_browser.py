@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from schemas import Strategy, load_strategy
-from tests.conftest import need
+from tests.conftest import ServiceEnv, need
 from tietotie.docsite import build_site
 from tietotie.docsite.labels import Labels
 
@@ -178,7 +178,7 @@ def test_search_works_offline(site_url: str, browser_page: Page) -> None:
 
 
 def test_staff_see_the_aggregated_reports_drawn_from_the_data(
-    strategy: Strategy, browser_page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    strategy: Strategy, browser_page: Page, service_env: ServiceEnv
 ) -> None:
     """Built with data from a seeded database, the reports page shows each aggregated report's
     chart, loaded by the browser and fitting the page, and fetches nothing from outside."""
@@ -187,18 +187,11 @@ def test_staff_see_the_aggregated_reports_drawn_from_the_data(
     from tietotie.docsite.figures import build_figures
     from tietotie.settings import get_settings
 
-    monkeypatch.setenv("TIETOTIE_STRATEGY", str(REPO / "strategy"))
-    monkeypatch.setenv("TIETOTIE_DATABASE_URL", f"sqlite:///{tmp_path / 'site.db'}")
-    monkeypatch.setenv("TIETOTIE_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("TIETOTIE_KEY_FILE", str(tmp_path / "master.key"))
-    get_settings.cache_clear()
-    try:
-        services = open_services(get_settings())
-        seed(services.sessions, services.store, customers=400)
-        figures = build_figures(services)
-        services.engine.dispose()
-    finally:
-        get_settings.cache_clear()
+    tmp_path = service_env()
+    services = open_services(get_settings())
+    seed(services.sessions, services.store, customers=400)
+    figures = build_figures(services)
+    services.engine.dispose()
     charted = sorted(r for r, f in figures.items() if f.png is not None)
     assert charted
     out = build_site(strategy=REPO / "strategy", out=tmp_path / "site", figures=figures)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 from dsar.audit.tables import AuditEntry
 from dsar.seed import seed
 from schemas.enums import Chart, IdentityLevel
+from tests.conftest import ServiceEnv
 from tietotie.app import open_services
 from tietotie.cli import get_app
 from tietotie.docsite import build_site
@@ -27,21 +27,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
+def seeded(service_env: ServiceEnv) -> dict[str, list[str]]:
     """A database of 300 synthetic customers of the bundled strategy; their emails and names."""
-    monkeypatch.setenv("TIETOTIE_STRATEGY", str(ROOT / "strategy"))
-    monkeypatch.setenv("TIETOTIE_DATABASE_URL", f"sqlite:///{tmp_path / 'site.db'}")
-    monkeypatch.setenv("TIETOTIE_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("TIETOTIE_KEY_FILE", str(tmp_path / "master.key"))
-    get_settings.cache_clear()
+    service_env()
     services = open_services(get_settings())
     seed(services.sessions, services.store, customers=300)
     customer = services.store.tables.subject_table
     with services.sessions() as session:
         people = session.execute(select(customer.c.email, customer.c.name)).all()
     services.engine.dispose()
-    yield {"emails": [e for e, _ in people if e], "names": [n for _, n in people if n]}
-    get_settings.cache_clear()
+    return {"emails": [e for e, _ in people if e], "names": [n for _, n in people if n]}
 
 
 def _aggregated_with_chart() -> list[str]:
@@ -114,19 +109,11 @@ def test_groups_under_k_are_counted_but_never_drawn(seeded: dict[str, list[str]]
 
 
 def test_with_data_on_a_database_that_cannot_be_opened_fails_clearly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    service_env: ServiceEnv,
 ) -> None:
     """An unreachable database is an error naming it, and no site is written."""
-    monkeypatch.setenv("TIETOTIE_STRATEGY", str(ROOT / "strategy"))
-    monkeypatch.setenv("TIETOTIE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
-    monkeypatch.setenv("TIETOTIE_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("TIETOTIE_KEY_FILE", str(tmp_path / "master.key"))
-    get_settings.cache_clear()
-    try:
-        out = tmp_path / "site"
-        result = runner.invoke(get_app(), ["docs", "build", "--with-data", "--out", str(out)])
-    finally:
-        get_settings.cache_clear()
+    out = service_env("postgresql+psycopg://nobody@127.0.0.1:9/none") / "site"
+    result = runner.invoke(get_app(), ["docs", "build", "--with-data", "--out", str(out)])
     assert result.exit_code == 1, result.output
     assert "error" in result.output and "database" in result.output.lower()
     assert not (out / "index.html").exists()
