@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from dsar.api.deps import SessionDep, require_duty
-from dsar.audit import AuditLog
+from dsar.audit import MAX_SEQ, AuditLog
 from dsar.auth import Staff
 from schemas.enums import Duty
 
@@ -55,7 +55,7 @@ def entries(
     session: SessionDep,
     audit: AuditDep,
     _: Auditor,
-    after: Annotated[int, Query(ge=0, description="Entries after this seq.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Entries after this seq.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     subject_id: str | None = None,
     request_id: str | None = None,

@@ -1,10 +1,11 @@
 """The hash-chained audit log of every step the service takes."""
 
-from dsar.audit.service import GENESIS, AuditEvent, AuditLog, Break, Verification
+from dsar.audit.service import GENESIS, MAX_SEQ, AuditEvent, AuditLog, Break, Verification
 from dsar.audit.tables import AuditBase, AuditEntry, AuditHead
 
 __all__ = [
     "GENESIS",
+    "MAX_SEQ",
     "AuditBase",
     "AuditEntry",
     "AuditEvent",

@@ -21,10 +21,13 @@ from sqlalchemy.orm import Session
 
 from dsar.audit.tables import AuditEntry, AuditHead
 
-__all__ = ["GENESIS", "AuditEvent", "AuditLog", "Break", "Verification"]
+__all__ = ["GENESIS", "MAX_SEQ", "AuditEvent", "AuditLog", "Break", "Verification"]
 
 GENESIS = "0" * 64
 """The previous hash of the first entry."""
+MAX_SEQ = 2**63 - 1
+"""The largest sequence number a database's 64-bit integer holds (``after`` beyond it is
+refused as a parameter error, not sent to the driver)."""
 _SCALARS = (str, int, float, bool, type(None))
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from dsar.audit import MAX_SEQ
 from dsar.requests import Outbox
 from dsar.retention import run_retention, shred_removed
 from kernel.errors import TietotieError
@@ -64,7 +65,9 @@ def register(app: typer.Typer) -> None:
     @audit.command("log")
     def audit_log(
         strategy: StrategyOption = None,
-        after: Annotated[int, typer.Option(help="Entries after this seq.")] = 0,
+        after: Annotated[
+            int, typer.Option(min=0, max=MAX_SEQ, help="Entries after this seq.")
+        ] = 0,
         limit: Annotated[int, typer.Option(help="How many entries.")] = 50,
         request: Annotated[str | None, typer.Option(help="Only this request id.")] = None,
     ) -> None:
