@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -252,18 +252,21 @@ def seed(
     chunk: int = 25_000,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    after: Mapping[str, int] | None = None,
 ) -> SeedResult:
     """Write ``customers`` synthetic subjects with their child records; one transaction per chunk.
 
     ``progress`` is told how many subjects each chunk wrote. Dates are drawn back from ``now``
     (default: the current moment); the same ``seed_value`` and ``now`` give the same values.
+    ``after`` (rows already held, per entity) makes the numbering that keeps emails, phone
+    numbers and invoice numbers unique continue after an earlier run instead of repeating it.
     Chunks of 25,000 subjects (about 130,000 rows, some 200 MB while built) keep the pages
     each commit writes few per row: at a million subjects they seed 1.6 times as fast as
     chunks of 5,000.
     """
     with paused_gc():
         return _seed(sessions, store, customers=customers, seed_value=seed_value, chunk=chunk,
-                     progress=progress, now=now or datetime.now(UTC))
+                     progress=progress, now=now or datetime.now(UTC), after=after or {})
 
 
 def _shapes(store: RecordStore, maker: _Maker, now: datetime) -> dict[str, _Shape]:
@@ -301,6 +304,7 @@ def _seed(
     chunk: int,
     progress: Callable[[int], None] | None,
     now: datetime,
+    after: Mapping[str, int],
 ) -> SeedResult:
     started = time.perf_counter()
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, repeatable by design
@@ -308,7 +312,7 @@ def _seed(
     order = store.tables.order()
     shapes = _shapes(store, maker, now)
     counts = dict.fromkeys(order, 0)
-    serial = dict.fromkeys(order, seed_value * 10_000_000)
+    serial = {e: seed_value * 10_000_000 + after.get(e, 0) for e in order}
     random_ = rng.random
     randint = rng.randint
 

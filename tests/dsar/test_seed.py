@@ -94,3 +94,26 @@ def test_the_demo_seed_command_says_what_it_wrote(service_env: ServiceEnv) -> No
     result = CliRunner().invoke(get_app(), ["demo", "seed", "--customers", "30"])
     assert result.exit_code == 0, result.output
     assert "seeded 30 customer" in result.output
+
+
+def test_seeding_again_continues_the_numbering_so_no_identifier_repeats(
+    service_env: ServiceEnv,
+) -> None:
+    """Two `demo seed` runs with the same seed hold 2 x 25 customers, every email and phone
+    number once (a repeated one would make a data-subject request find two people)."""
+    from tietotie.app import open_services
+    from tietotie.settings import get_settings
+
+    service_env()
+    first = CliRunner().invoke(get_app(), ["demo", "seed", "--customers", "25"])
+    again = CliRunner().invoke(get_app(), ["demo", "seed", "--customers", "25"])
+    assert first.exit_code == again.exit_code == 0, again.output
+    assert "numbering continues" in again.output
+    services = open_services(get_settings())
+    customer = services.store.tables.subject_table
+    with services.engine.connect() as conn:
+        emails = [e for e in conn.scalars(select(customer.c.email)) if e is not None]
+        phones = list(conn.scalars(select(customer.c.phone)))  # required: every customer
+    services.engine.dispose()
+    assert len(phones) == 50 and len(set(phones)) == 50
+    assert emails and len(set(emails)) == len(emails)

@@ -17,6 +17,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import Engine, func, select
 
 from dsar.imports import ImportRejected, import_file
 from dsar.migrations import upgrade
@@ -36,6 +37,13 @@ __all__ = ["register"]
 def _progress(console: Console) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console, transient=False)
+
+
+def _held(engine: Engine, store: RecordStore) -> dict[str, int]:
+    """Rows per entity already in the database."""
+    with engine.connect() as connection:
+        return {e: int(connection.execute(select(func.count()).select_from(
+                    store.tables.table(e))).scalar_one()) for e in store.tables.order()}
 
 
 def _import_progress(console: Console) -> Progress:
@@ -119,10 +127,16 @@ def register(app: typer.Typer) -> None:
         try:
             upgrade(engine, database_metadata(loaded))
             store = RecordStore(loaded, crypto=open_field_crypto(settings))
+            held = _held(engine, store)
+            if held.get(store.subject_entity):
+                console.print(f"the database already holds {held[store.subject_entity]} "
+                              f"{store.subject_entity} records: numbering continues after them, "
+                              "so no email or phone number repeats")
             with _progress(console) as bar:
                 task = bar.add_task("seeding", total=customers)
                 result = seed(session_factory(engine), store, customers=customers,
-                              seed_value=seed_value, progress=lambda n: bar.advance(task, n))
+                              seed_value=seed_value, progress=lambda n: bar.advance(task, n),
+                              after=held)
         except TietotieError as exc:
             console.print(f"[red]error[/red]: {escape(exc.message)}")
             raise typer.Exit(1) from None
