@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from dsar.auth import issue_token
 from dsar.records import FieldCrypto
@@ -57,7 +58,23 @@ def staff_header(app: Any, role: str) -> dict[str, str]:
 def backend_database(
     backend: str, folder: Path, pg_url: str | None = None, *, prefix: str = "tt"
 ) -> Iterator[Engine]:
-    """An empty database: a SQLite file in ``folder``, or a PostgreSQL schema of its own."""
+    """An empty database: a SQLite file in ``folder``, a PostgreSQL schema of its own, or a
+    MariaDB database of its own (``pg_url`` is then the MariaDB server's URL)."""
+    if backend == "mariadb":
+        assert pg_url is not None
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        server = make_engine(pg_url)
+        with server.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        engine = make_engine(str(make_url(pg_url).set(database=name)))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            with server.begin() as conn:
+                conn.execute(text(f"DROP DATABASE `{name}`"))
+            server.dispose()
+        return
     if backend == "sqlite":
         engine = make_engine(f"sqlite:///{folder / f'{prefix}.db'}")
         try:

@@ -29,11 +29,19 @@ def bundled() -> Strategy:
     return strategy
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database: a SQLite file, or a schema of its own on the PostgreSQL test server."""
-    pg_url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
-    with backend_database(request.param, tmp_path, pg_url, prefix="tt_sor") as engine:
+    """An empty database: a SQLite file, or one of its own on the PostgreSQL or MariaDB test
+    server."""
+    server = {"postgres": "pg_url", "mariadb": "mariadb_url"}.get(request.param)
+    url = request.getfixturevalue(server) if server else None
+    with backend_database(request.param, tmp_path, url, prefix="tt_sor") as engine:
         yield engine
 
 
