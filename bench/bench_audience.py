@@ -61,8 +61,7 @@ LOAD_PRAGMAS = (
 """A bulk load into a fresh file: no WAL, no fsync, a 1 GB page cache."""
 QUERY_PRAGMAS = ("PRAGMA cache_size=-262144", "PRAGMA mmap_size=2147483648")
 """What a service holding 1M subjects would give SQLite: 256 MB cache, 2 GB mmap."""
-COVERING_INDEXES: tuple[str, ...] = (
-)
+COVERING_INDEXES: tuple[str, ...] = ()
 """Indexes the bench adds beyond the compiled tables: none since the compiled tables index
 (subject_id, field) for every field an audience or row filter tests."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

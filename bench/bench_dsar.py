@@ -33,9 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _settings(folder: Path) -> Settings:
-    return Settings(strategy=ROOT / "strategy", var_dir=folder, environment="development",
-                    database_url=f"sqlite:///{folder / 'tietotie.db'}",
-                    key_file=folder / "master.key")
+    return Settings(
+        strategy=ROOT / "strategy",
+        var_dir=folder,
+        environment="development",
+        database_url=f"sqlite:///{folder / 'tietotie.db'}",
+        key_file=folder / "master.key",
+    )
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -65,14 +69,19 @@ def main() -> None:
     if held < args.subjects:
         start = time.perf_counter()
         result = seed(services.sessions, services.store, customers=args.subjects - held)
-        console.print(f"seeded {result.customers:,} customers ({result.total_rows:,} rows) in "
-                      f"{time.perf_counter() - start:,.0f} s")
+        console.print(
+            f"seeded {result.customers:,} customers ({result.total_rows:,} rows) in "
+            f"{time.perf_counter() - start:,.0f} s"
+        )
     with services.sessions() as session:
-        ids = list(session.execute(select(root.c.id).order_by(func.random())
-                                   .limit(args.samples * 2)).scalars())
+        ids = list(
+            session.execute(
+                select(root.c.id).order_by(func.random()).limit(args.samples * 2)
+            ).scalars()
+        )
     rng = random.Random(7)
     rng.shuffle(ids)
-    read_ids, erase_ids = ids[: args.samples], ids[args.samples:]
+    read_ids, erase_ids = ids[: args.samples], ids[args.samples :]
 
     access: list[float] = []
     with services.sessions() as session:
@@ -87,14 +96,16 @@ def main() -> None:
         for sid in read_ids:
             opened = services.requests.open(session, type="access", identity={"email": "x@y.fi"})
             row = opened.request
-            verified = services.requests.verify_in_person(session, row.id, actor="bench",
-                                                         note="benchmark")
+            verified = services.requests.verify_in_person(
+                session, row.id, actor="bench", note="benchmark"
+            )
             verified.request.subject_id = sid  # point the request at a seeded subject
             tokens.append((row.id, verified.requester_token))
         session.commit()
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -103,8 +114,9 @@ def main() -> None:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         for rid, token in tokens:
             t = time.perf_counter()
-            response = client.get(f"/v1/dsar/{rid}/export",
-                                  headers={"Authorization": f"Bearer {token}"})
+            response = client.get(
+                f"/v1/dsar/{rid}/export", headers={"Authorization": f"Bearer {token}"}
+            )
             http.append(time.perf_counter() - t)
             response.raise_for_status()
     server.should_exit = True
@@ -120,16 +132,25 @@ def main() -> None:
 
     size = sum(p.stat().st_size for p in folder.glob("tietotie.db*"))
     keys = sum(p.stat().st_size for p in folder.glob("keystore.db*"))
-    table = Table(title=f"one subject among {args.subjects:,} (SQLite {size / 2**20:,.0f} MiB, "
-                  f"keystore {keys / 2**20:,.0f} MiB), {args.samples} samples each")
+    table = Table(
+        title=f"one subject among {args.subjects:,} (SQLite {size / 2**20:,.0f} MiB, "
+        f"keystore {keys / 2**20:,.0f} MiB), {args.samples} samples each"
+    )
     for column in ("work", "p50 ms", "p95 ms", "p99 ms", "mean ms", "target p99"):
         table.add_column(column, justify="right")
-    for name, samples, target in (("access export, in process", access, "≤ 50 ms"),
-                                  ("access export, over HTTP", http, "≤ 100 ms"),
-                                  ("erasure, in process", erase, "≤ 100 ms")):
-        table.add_row(name, f"{_pct(samples, .5):.1f}", f"{_pct(samples, .95):.1f}",
-                      f"{_pct(samples, .99):.1f}", f"{statistics.mean(samples) * 1000:.1f}",
-                      target)
+    for name, samples, target in (
+        ("access export, in process", access, "≤ 50 ms"),
+        ("access export, over HTTP", http, "≤ 100 ms"),
+        ("erasure, in process", erase, "≤ 100 ms"),
+    ):
+        table.add_row(
+            name,
+            f"{_pct(samples, 0.5):.1f}",
+            f"{_pct(samples, 0.95):.1f}",
+            f"{_pct(samples, 0.99):.1f}",
+            f"{statistics.mean(samples) * 1000:.1f}",
+            target,
+        )
     console.print(table)
     services.engine.dispose()
 

@@ -92,21 +92,48 @@ def _store(workdir: Path, name: str) -> tuple[RecordStore, Engine, SubjectKeySto
 def _customers_csv(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["name", "email", "phone", "branch", "postal_code", "city",
-                         "language", "preferred_channel"])
+        writer.writerow(
+            [
+                "name",
+                "email",
+                "phone",
+                "branch",
+                "postal_code",
+                "city",
+                "language",
+                "preferred_channel",
+            ]
+        )
         for i in range(rows):
-            writer.writerow([f"Asiakas {i}", f"asiakas.{i}@example.com",
-                             f"+358{('40', '50', '44')[i % 3]}{i:07d}", "espoo", "02100",
-                             "Espoo", "fi", "sms"])
+            writer.writerow(
+                [
+                    f"Asiakas {i}",
+                    f"asiakas.{i}@example.com",
+                    f"+358{('40', '50', '44')[i % 3]}{i:07d}",
+                    "espoo",
+                    "02100",
+                    "Espoo",
+                    "fi",
+                    "sms",
+                ]
+            )
 
 
 def _visits_jsonl(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for i in range(rows):
-            fh.write(json.dumps({"subject.email": f"asiakas.{i}@example.com",
-                                 "visited_at": "2026-03-01T10:00:00+02:00",
-                                 "service_type": "tyre_change", "amount_eur": "89.90",
-                                 "payment_method": "card"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "subject.email": f"asiakas.{i}@example.com",
+                        "visited_at": "2026-03-01T10:00:00+02:00",
+                        "service_type": "tyre_change",
+                        "amount_eur": "89.90",
+                        "payment_method": "card",
+                    }
+                )
+                + "\n"
+            )
 
 
 def _imports(work: Path, rows: int) -> list[Measured]:
@@ -116,12 +143,14 @@ def _imports(work: Path, rows: int) -> list[Measured]:
     _customers_csv(customers, rows)
     _visits_jsonl(visits, rows)
     out = []
-    result, wall, cpu = _timed(lambda: import_file(sessions, store, customers,
-                                                   entity="customer", source="service-desk"))
+    result, wall, cpu = _timed(
+        lambda: import_file(sessions, store, customers, entity="customer", source="service-desk")
+    )
     assert result.inserted == rows, result
     out.append(Measured("import customers (CSV, phone + email)", rows, wall, cpu))
-    result, wall, cpu = _timed(lambda: import_file(sessions, store, visits, entity="visit",
-                                                   source="service-desk"))
+    result, wall, cpu = _timed(
+        lambda: import_file(sessions, store, visits, entity="visit", source="service-desk")
+    )
     assert result.inserted == rows, result
     out.append(Measured("import visits (JSONL, subject by email)", rows, wall, cpu))
     engine.dispose()
@@ -131,26 +160,36 @@ def _imports(work: Path, rows: int) -> list[Measured]:
 
 def _seed(work: Path, customers: int, name: str) -> list[Measured]:
     store, engine, keystore = _store(work, name)
-    outcome, wall, cpu = _timed(lambda: seed(session_factory(engine), store,
-                                             customers=customers))
+    outcome, wall, cpu = _timed(lambda: seed(session_factory(engine), store, customers=customers))
     total = outcome.total_rows
     engine.dispose()
     keystore.close()
     for suffix in (".db", ".db-wal", ".db-shm", "-keys.db"):
         (work / f"{name}{suffix}").unlink(missing_ok=True)
-    return [Measured(f"seed {customers:,} customers", customers, wall, cpu, "customers"),
-            Measured(f"seed {customers:,} customers: all rows", total, wall, cpu, "rows")]
+    return [
+        Measured(f"seed {customers:,} customers", customers, wall, cpu, "customers"),
+        Measured(f"seed {customers:,} customers: all rows", total, wall, cpu, "rows"),
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=100_000, help="rows per import file")
     parser.add_argument("--customers", type=int, default=100_000, help="customers to seed")
-    parser.add_argument("--million", choices=("auto", "yes", "no"), default="auto",
-                        help="seed 1M customers too (auto: when estimated under the budget)")
-    parser.add_argument("--million-budget", type=float, default=300.0,
-                        help="seconds the 1M seeding may take for --million auto")
+    parser.add_argument(
+        "--million",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="seed 1M customers too (auto: when estimated under the budget)",
+    )
+    parser.add_argument(
+        "--million-budget",
+        type=float,
+        default=300.0,
+        help="seconds the 1M seeding may take for --million auto",
+    )
     args = parser.parse_args()
     results: list[Measured] = []
     note = ""
@@ -160,28 +199,42 @@ def main() -> None:
         imports_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         results += _seed(work, args.customers, "seed")
         estimate = MILLION / results[-2].rate
-        if args.million == "yes" or (args.million == "auto" and estimate < args.million_budget
-                                     and args.customers < MILLION):
+        if args.million == "yes" or (
+            args.million == "auto" and estimate < args.million_budget and args.customers < MILLION
+        ):
             results += _seed(work, MILLION, "seed-1m")
         elif args.customers < MILLION:
-            why = ("--million no" if args.million == "no" else
-                   f"over the {args.million_budget:.0f} s budget")
-            note = (f"1,000,000 customers not seeded ({why}; --million yes runs it): about "
-                    f"{estimate / 60:.1f} min if the rate above held, a lower bound, since the "
-                    "rate falls as the database grows")
+            why = (
+                "--million no"
+                if args.million == "no"
+                else f"over the {args.million_budget:.0f} s budget"
+            )
+            note = (
+                f"1,000,000 customers not seeded ({why}; --million yes runs it): about "
+                f"{estimate / 60:.1f} min if the rate above held, a lower bound, since the "
+                "rate falls as the database grows"
+            )
 
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; "
-          "rates per second of wall time and of this process's CPU time")
-    head = (f"{'work':<42} {'n':>10} {'unit':<9} {'wall s':>8} {'cpu s':>8} "
-            f"{'per wall s':>11} {'per cpu s':>10} {'target':>9}")
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; "
+        "rates per second of wall time and of this process's CPU time"
+    )
+    head = (
+        f"{'work':<42} {'n':>10} {'unit':<9} {'wall s':>8} {'cpu s':>8} "
+        f"{'per wall s':>11} {'per cpu s':>10} {'target':>9}"
+    )
     print(head)
     print("-" * len(head))
     for m in results:
         target = "" if m.unit == "customers" else f">= {TARGET:,}"
-        print(f"{m.work:<42} {m.n:>10,} {m.unit:<9} {m.wall:>8.2f} {m.cpu:>8.2f} "
-              f"{m.rate:>11,.0f} {m.cpu_rate:>10,.0f} {target:>9}")
-    print(f"peak RSS of this process after the two imports of {args.rows:,} rows: "
-          f"{imports_rss:,.0f} MiB (imports stream {BATCH_ROWS:,} rows at a time)")
+        print(
+            f"{m.work:<42} {m.n:>10,} {m.unit:<9} {m.wall:>8.2f} {m.cpu:>8.2f} "
+            f"{m.rate:>11,.0f} {m.cpu_rate:>10,.0f} {target:>9}"
+        )
+    print(
+        f"peak RSS of this process after the two imports of {args.rows:,} rows: "
+        f"{imports_rss:,.0f} MiB (imports stream {BATCH_ROWS:,} rows at a time)"
+    )
     if note:
         print(note)
 

@@ -17,8 +17,7 @@ from typing import Any, Final
 from sqlalchemy import Column, Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
-__all__ = ["fill_columns", "insert_rows", "matching", "new_ids", "paused_gc",
-           "sqlite_bulk_cache"]
+__all__ = ["fill_columns", "insert_rows", "matching", "new_ids", "paused_gc", "sqlite_bulk_cache"]
 
 _CHUNK: Final = 500  # values per IN (...) query: well under every database's parameter limit
 _BULK_CACHE_KIB: Final = 256 * 1024
@@ -26,7 +25,7 @@ _BULK_CACHE_KIB: Final = 256 * 1024
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 # uuid4 as the uuid module makes it: 122 random bits, version 4, RFC 4122 variant.
@@ -37,8 +36,10 @@ _UUID4_SET: Final = (0x8000 << 48) | (4 << 76)
 def new_ids(count: int) -> list[str]:
     """``count`` random record ids, each ``uuid.uuid4().hex`` (from one ``os.urandom`` call)."""
     raw = os.urandom(16 * count)
-    return [format(int.from_bytes(raw[i:i + 16], "big") & _UUID4_CLEAR | _UUID4_SET, "032x")
-            for i in range(0, 16 * count, 16)]
+    return [
+        format(int.from_bytes(raw[i : i + 16], "big") & _UUID4_CLEAR | _UUID4_SET, "032x")
+        for i in range(0, 16 * count, 16)
+    ]
 
 
 @contextlib.contextmanager
@@ -136,8 +137,12 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
 _UNSET: Final = object()
 
 
-def matching(session: Session, table: Table, column: Column[Any], values: Sequence[Any],
-              ) -> Iterator[tuple[Any, str]]:
+def matching(
+    session: Session,
+    table: Table,
+    column: Column[Any],
+    values: Sequence[Any],
+) -> Iterator[tuple[Any, str]]:
     """``(stored value, id)`` of the rows whose ``column`` is one of ``values``, in chunks, each
     chunk ordered by ``collected_at, id`` (the earliest first).
 
@@ -151,8 +156,11 @@ def matching(session: Session, table: Table, column: Column[Any], values: Sequen
     dialect = connection.dialect
     if dialect.name != "sqlite":
         for chunk in _chunks(values):
-            stmt = select(column, table.c.id).where(column.in_(chunk)).order_by(
-                table.c.collected_at, table.c.id)
+            stmt = (
+                select(column, table.c.id)
+                .where(column.in_(chunk))
+                .order_by(table.c.collected_at, table.c.id)
+            )
             for stored, rid in session.execute(stmt):
                 yield stored, rid
         return
@@ -164,9 +172,11 @@ def matching(session: Session, table: Table, column: Column[Any], values: Sequen
         sql = statements.get(len(chunk))
         if sql is None:
             names = [f"v{i}" for i in range(len(chunk))]
-            stmt = (select(column, table.c.id)
-                    .where(column.in_([bindparam(n) for n in names]))
-                    .order_by(table.c.collected_at, table.c.id))
+            stmt = (
+                select(column, table.c.id)
+                .where(column.in_([bindparam(n) for n in names]))
+                .order_by(table.c.collected_at, table.c.id)
+            )
             compiled = stmt.compile(dialect=dialect)
             assert list(compiled.positiontup or ()) == names
             sql = statements[len(chunk)] = compiled.string

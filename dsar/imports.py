@@ -34,13 +34,13 @@ from kernel.db import transaction
 from kernel.errors import RecordError
 from kernel.files import atomic_path
 
-__all__ = ["BATCH_ROWS", "ImportRejected", "ImportResult", "import_file", "iter_rows",
-           "read_rows"]
+__all__ = ["BATCH_ROWS", "ImportRejected", "ImportResult", "import_file", "iter_rows", "read_rows"]
 
 BATCH_ROWS: Final = 50_000
 """Rows validated and written together; what an import holds in memory at once."""
 
 _SHOWN = 20
+
 
 class ImportRejected(RecordError):
     """Some rows are invalid and ``skip_invalid`` was not given: nothing was written."""
@@ -96,11 +96,15 @@ def _raw_jsonl(path: Path, fh: io.TextIOBase) -> Iterator[tuple[int, dict[str, A
         try:
             obj = loads(text)
         except json.JSONDecodeError as exc:
-            raise RecordError(f"{path}:{number}: not JSON ({exc.msg}); each line is "
-                              "one JSON object", file=str(path), line=number) from None
+            raise RecordError(
+                f"{path}:{number}: not JSON ({exc.msg}); each line is one JSON object",
+                file=str(path),
+                line=number,
+            ) from None
         if not isinstance(obj, dict):
-            raise RecordError(f"{path}:{number}: each line must be a JSON object",
-                              file=str(path), line=number)
+            raise RecordError(
+                f"{path}:{number}: each line must be a JSON object", file=str(path), line=number
+            )
         if obj:
             yield number, obj
 
@@ -120,17 +124,23 @@ def _raw_csv(path: Path, fh: io.TextIOBase) -> Iterator[tuple[int, dict[str, Any
             continue
         number += 1
         if len(cells) > width:
-            raise RecordError(f"{path}: row {number} has more cells than the header",
-                              file=str(path), line=reader.line_num)
+            raise RecordError(
+                f"{path}: row {number} has more cells than the header",
+                file=str(path),
+                line=reader.line_num,
+            )
         raw: dict[str, Any] = dict(zip(header, cells, strict=False))
         if len(cells) < width:
-            for key in header[len(cells):]:
+            for key in header[len(cells) :]:
                 raw[key] = None
         yield number, raw
 
 
-def iter_rows(path: Path, *, on_read: Callable[[int, int], None] | None = None,
-              ) -> Iterator[tuple[IncomingRow, dict[str, Any]]]:
+def iter_rows(
+    path: Path,
+    *,
+    on_read: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[IncomingRow, dict[str, Any]]]:
     """Stream the rows of a CSV or JSON Lines file with their raw form (kept for rejects).
 
     ``on_read`` is told ``(bytes read so far, file size)`` every few thousand rows.
@@ -139,9 +149,14 @@ def iter_rows(path: Path, *, on_read: Callable[[int, int], None] | None = None,
     total = path.stat().st_size
     shapes: dict[tuple[str, ...], list[str]] = {}  # the reference columns of each key set
     encoding = "utf-8" if _is_jsonl(path) else "utf-8-sig"
-    with path.open("rb") as binary, io.TextIOWrapper(binary, encoding=encoding,
-                                                     newline=None if _is_jsonl(path) else "",
-                                                     ) as fh:
+    with (
+        path.open("rb") as binary,
+        io.TextIOWrapper(
+            binary,
+            encoding=encoding,
+            newline=None if _is_jsonl(path) else "",
+        ) as fh,
+    ):
         raws = _raw_jsonl(path, fh) if _is_jsonl(path) else _raw_csv(path, fh)
         try:
             for count, (line, raw) in enumerate(raws, start=1):
@@ -153,8 +168,11 @@ def iter_rows(path: Path, *, on_read: Callable[[int, int], None] | None = None,
                 if on_read is not None and count % 5000 == 0:
                     on_read(binary.tell(), total)
         except UnicodeDecodeError as exc:
-            raise RecordError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a "
-                              "block); save the file as UTF-8", file=str(path)) from None
+            raise RecordError(
+                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a "
+                "block); save the file as UTF-8",
+                file=str(path),
+            ) from None
         if on_read is not None:
             on_read(total, total)
 
@@ -177,11 +195,18 @@ def _check_columns(store: RecordStore, entity: str, rows: list[IncomingRow], pat
         raise RecordError(
             f"{path}: column(s) {', '.join(unknown)} are not fields of {entity}: the strategy "
             "does not declare them, so they may not be stored (declare them in 5-system.yaml, "
-            "or drop the columns)", file=str(path), entity=entity, columns=unknown)
+            "or drop the columns)",
+            file=str(path),
+            entity=entity,
+            columns=unknown,
+        )
 
 
-def _write_rejects(target: Path, rejected: list[Rejected], raws: dict[int, dict[str, Any]],
-                   ) -> None:
+def _write_rejects(
+    target: Path,
+    rejected: list[Rejected],
+    raws: dict[int, dict[str, Any]],
+) -> None:
     records = [{**raws[r.line], "_row": r.line, "_reason": r.reason} for r in rejected]
     with atomic_path(target) as tmp:
         if _is_jsonl(target):
@@ -220,9 +245,18 @@ def import_file(
     if batch_rows < 1:
         raise RecordError("batch_rows must be at least 1", parameter="batch_rows")
     with paused_gc():
-        return _import(sessions, store, Path(path), entity=entity, source=source,
-                       skip_invalid=skip_invalid, reject_file=reject_file, on_read=on_read,
-                       on_written=on_written, batch_rows=batch_rows)
+        return _import(
+            sessions,
+            store,
+            Path(path),
+            entity=entity,
+            source=source,
+            skip_invalid=skip_invalid,
+            reject_file=reject_file,
+            on_read=on_read,
+            on_written=on_written,
+            batch_rows=batch_rows,
+        )
 
 
 @dataclass
@@ -275,10 +309,16 @@ def _import(
                 f"(fix them, or use --skip-invalid): {shown}"
                 + (f"; and {more} more" if more > 0 else ""),
                 file=str(path),
-                rows=[{"row": r.line, "reason": r.reason} for r in rejected])
+                rows=[{"row": r.line, "reason": r.reason} for r in rejected],
+            )
         target = None
         if rejected:
             target = reject_file or path.with_name(f"{path.stem}.rejects{path.suffix or '.csv'}")
             _write_rejects(target, rejected, rejected_raws)
-    return ImportResult(rows=tally.rows, inserted=tally.inserted, merged=tally.merged,
-                        rejected=len(rejected), reject_file=target)
+    return ImportResult(
+        rows=tally.rows,
+        inserted=tally.inserted,
+        merged=tally.merged,
+        rejected=len(rejected),
+        reject_file=target,
+    )

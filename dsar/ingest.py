@@ -106,14 +106,22 @@ class _Ids:
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 class _Planner:
     """One batch of one entity from one source."""
 
-    def __init__(self, session: Session, store: Any, entity: str, source: str,
-                 now: datetime, *, expected: int = 1) -> None:
+    def __init__(
+        self,
+        session: Session,
+        store: Any,
+        entity: str,
+        source: str,
+        now: datetime,
+        *,
+        expected: int = 1,
+    ) -> None:
         store.check_entity(entity)
         index = store.strategy.index
         src = index.sources.get(source)
@@ -121,21 +129,23 @@ class _Planner:
             raise RecordError(
                 f"unknown source {source!r}: the strategy declares "
                 f"{', '.join(sorted(index.sources)) or 'no sources'} (4-sources.yaml)",
-                source=source)
+                source=source,
+            )
         self.session = session
         self.store = store
         self.entity = entity
         self.source = source
         self.spec = index.entities[entity]
         self.table: Table = store.tables.table(entity)
-        self.collects = {r.partition(".")[2] for r in index.expand(src.collects)
-                         if r.startswith(entity + ".")}
-        self.columns: dict[str, FieldColumn] = {
-            c.name: c for c in store.tables.fields_of(entity)}
+        self.collects = {
+            r.partition(".")[2] for r in index.expand(src.collects) if r.startswith(entity + ".")
+        }
+        self.columns: dict[str, FieldColumn] = {c.name: c for c in store.tables.fields_of(entity)}
         retention = entity_retention(store.strategy, entity)
         if retention is None:
-            raise RecordError(f"{entity} has no retention: give the entity or its uses one",
-                              entity=entity)
+            raise RecordError(
+                f"{entity} has no retention: give the entity or its uses one", entity=entity
+            )
         self.plan = BatchPlan(entity=entity, source=source, now=now)
         self.retention_until = now + parse_duration(retention)
         self.stamp = [source, now.isoformat()]
@@ -156,16 +166,26 @@ class _Planner:
         for name in values:
             ref = f"{self.entity}.{name}"
             if name not in self.spec.fields:
-                self.reject(row, RecordError(
-                    f"{ref} is not declared in the strategy, so it may not be stored "
-                    "(declare it in 5-system.yaml with a use that needs it)",
-                    field=ref, source=self.source))
+                self.reject(
+                    row,
+                    RecordError(
+                        f"{ref} is not declared in the strategy, so it may not be stored "
+                        "(declare it in 5-system.yaml with a use that needs it)",
+                        field=ref,
+                        source=self.source,
+                    ),
+                )
                 return False
             if name not in self.collects:
-                self.reject(row, RecordError(
-                    f"source {self.source!r} does not collect {ref}: only the fields in its "
-                    "`collects` (4-sources.yaml) may be written by it",
-                    field=ref, source=self.source))
+                self.reject(
+                    row,
+                    RecordError(
+                        f"source {self.source!r} does not collect {ref}: only the fields in its "
+                        "`collects` (4-sources.yaml) may be written by it",
+                        field=ref,
+                        source=self.source,
+                    ),
+                )
                 return False
         return True
 
@@ -178,7 +198,8 @@ class _Planner:
             if values.keys() <= allowed or self.check_fields(row, values):
                 pending.append((row, values))
         checked = self.store.models.validate_many(
-            self.entity, [values for _, values in pending], partial=True)
+            self.entity, [values for _, values in pending], partial=True
+        )
         accepted: list[tuple[IncomingRow, dict[str, Any]]] = []
         for (row, _), result in zip(pending, checked, strict=True):
             if isinstance(result, ValidationFailed):
@@ -191,10 +212,15 @@ class _Planner:
         missing = [n for n in self.required if n not in values]
         if missing:
             refs = ", ".join(f"{self.entity}.{n}" for n in missing)
-            self.reject(row, ValidationFailed(
-                f"{refs}: required for a new {self.entity} record; give a value",
-                problems=[{"field": f"{self.entity}.{n}", "reason": "is required"}
-                          for n in missing]))
+            self.reject(
+                row,
+                ValidationFailed(
+                    f"{refs}: required for a new {self.entity} record; give a value",
+                    problems=[
+                        {"field": f"{self.entity}.{n}", "reason": "is required"} for n in missing
+                    ],
+                ),
+            )
             return True
         return False
 
@@ -216,13 +242,18 @@ class _Planner:
             found = self.provenances[shape] = {k: self.stamp for k in values}
         return found
 
-    def record(self, values: dict[str, Any], *, subject_id: str, parent_id: str | None,
-               record_id: str) -> dict[str, Any]:
-        row: dict[str, Any] = {"id": record_id, "subject_id": subject_id,
-                               "source": self.source, "collected_at": self.plan.now,
-                               "updated_at": self.plan.now,
-                               "retention_until": self.retention_until,
-                               "provenance": self.provenance(values)}
+    def record(
+        self, values: dict[str, Any], *, subject_id: str, parent_id: str | None, record_id: str
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": record_id,
+            "subject_id": subject_id,
+            "source": self.source,
+            "collected_at": self.plan.now,
+            "updated_at": self.plan.now,
+            "retention_until": self.retention_until,
+            "provenance": self.provenance(values),
+        }
         if parent_id is not None:
             row["parent_id"] = parent_id
         row.update(values)
@@ -240,8 +271,10 @@ class _Planner:
                 out.append(tuple(vals[f] for f in key) if all(f in vals for f in key) else None)
         return out
 
-    def existing_matches(self, keyed: list[list[tuple[Any, ...] | None]],
-                         ) -> tuple[list[dict[tuple[Any, ...], str]], dict[str, dict[str, Any]]]:
+    def existing_matches(
+        self,
+        keyed: list[list[tuple[Any, ...] | None]],
+    ) -> tuple[list[dict[tuple[Any, ...], str]], dict[str, dict[str, Any]]]:
         """Per match key: key values → the earliest stored record id; and those records' state."""
         maps: list[dict[tuple[Any, ...], str]] = []
         state: dict[str, dict[str, Any]] = {}
@@ -254,8 +287,9 @@ class _Planner:
                 for keys in keyed:
                     canon = keys[ki]
                     if canon is not None:
-                        forms = [self.lookup_forms(c, v) for c, v in zip(columns, canon,
-                                                                          strict=True)]
+                        forms = [
+                            self.lookup_forms(c, v) for c, v in zip(columns, canon, strict=True)
+                        ]
                         for combo in _product(forms):
                             back[combo] = canon
             else:
@@ -274,17 +308,22 @@ class _Planner:
                 maps.append(found)
                 continue
             for chunk in _chunks(wanted):
-                cond = (cols[0].in_([c[0] for c in chunk]) if len(cols) == 1
-                        else tuple_(*cols).in_(list(chunk)))
-                stmt = (select(t.c.id, t.c.provenance, t.c.retention_until, *cols)
-                        .where(cond).order_by(t.c.collected_at, t.c.id))
+                cond = (
+                    cols[0].in_([c[0] for c in chunk])
+                    if len(cols) == 1
+                    else tuple_(*cols).in_(list(chunk))
+                )
+                stmt = (
+                    select(t.c.id, t.c.provenance, t.c.retention_until, *cols)
+                    .where(cond)
+                    .order_by(t.c.collected_at, t.c.id)
+                )
                 for r in self.session.execute(stmt):
                     stored = tuple(r[3:])
                     canon_key = back.get(stored)
                     if canon_key is not None:
                         found.setdefault(canon_key, r[0])
-                        state.setdefault(r[0], {"provenance": dict(r[1]),
-                                                "retention_until": r[2]})
+                        state.setdefault(r[0], {"provenance": dict(r[1]), "retention_until": r[2]})
             maps.append(found)
         return maps, state
 
@@ -319,28 +358,35 @@ class _Planner:
             elif target in new_index:
                 record = new_index[target]
                 record.update(vals)
-                record["provenance"] = {**record["provenance"],
-                                        **{k: self.stamp for k in vals}}
+                record["provenance"] = {**record["provenance"], **{k: self.stamp for k in vals}}
                 merged = True
             else:
-                upd = self.plan.updates.setdefault(target, {
-                    "provenance": state[target]["provenance"],
-                    "retention_until": max(state[target]["retention_until"],
-                                           self.retention_until),
-                    "updated_at": self.plan.now})
+                upd = self.plan.updates.setdefault(
+                    target,
+                    {
+                        "provenance": state[target]["provenance"],
+                        "retention_until": max(
+                            state[target]["retention_until"], self.retention_until
+                        ),
+                        "updated_at": self.plan.now,
+                    },
+                )
                 upd.update(vals)
                 upd["provenance"].update({k: self.stamp for k in vals})
                 merged = True
             for ki, canon in enumerate(keys):
                 if canon is not None:
                     maps[ki][canon] = target
-            outcomes.append(Outcome(line=row.line, subject_id=target, record_id=target,
-                                    merged=merged))
+            outcomes.append(
+                Outcome(line=row.line, subject_id=target, record_id=target, merged=merged)
+            )
 
     # phase 2: child entities, attached to their subject and parent ---------------------------
 
-    def resolve_subjects(self, rows: list[tuple[IncomingRow, dict[str, Any]]],
-                         ) -> dict[int, str]:
+    def resolve_subjects(
+        self,
+        rows: list[tuple[IncomingRow, dict[str, Any]]],
+    ) -> dict[int, str]:
         """Row line → subject id, rejecting rows whose subject is missing or unknown."""
         store = self.store
         subject = store.subject_entity
@@ -352,18 +398,27 @@ class _Planner:
         for row, _ in rows:
             ident = row.subject
             if not ident or len(ident) != 1:
-                self.reject(row, RecordError(
-                    f"{self.entity} records need their subject: {{\"id\": …}} or one "
-                    f"identifier of {subject} ({', '.join(sspec.identifiers) or 'none'})"))
+                self.reject(
+                    row,
+                    RecordError(
+                        f'{self.entity} records need their subject: {{"id": …}} or one '
+                        f"identifier of {subject} ({', '.join(sspec.identifiers) or 'none'})"
+                    ),
+                )
                 continue
-            (key, raw), = ident.items()
+            ((key, raw),) = ident.items()
             if key == "id":
                 wanted["id"][str(raw)].append(row)
                 continue
             if key not in sspec.identifiers:
-                self.reject(row, RecordError(
-                    f"{key!r} is not an identifier of {subject}: use id or one of "
-                    f"{', '.join(sspec.identifiers) or 'none'}", field=f"{subject}.{key}"))
+                self.reject(
+                    row,
+                    RecordError(
+                        f"{key!r} is not an identifier of {subject}: use id or one of "
+                        f"{', '.join(sspec.identifiers) or 'none'}",
+                        field=f"{subject}.{key}",
+                    ),
+                )
                 continue
             outcome = seen[key].get(raw) if type(raw) is str else None
             if outcome is None:
@@ -375,8 +430,10 @@ class _Planner:
                     seen[key][raw] = outcome
             ok, value = outcome
             if not ok:
-                self.reject(row, ValidationFailed(f"subject {subject}.{key} {value}",
-                                                  field=f"{subject}.{key}"))
+                self.reject(
+                    row,
+                    ValidationFailed(f"subject {subject}.{key} {value}", field=f"{subject}.{key}"),
+                )
                 continue
             wanted[key][value].append(row)
         found: dict[int, str] = {}
@@ -398,13 +455,18 @@ class _Planner:
                     if value in hits:
                         found[row.line] = hits[value]
                     else:
-                        self.reject(row, NotFound(
-                            f"no {subject} with {key} {value!s}: store the subject first",
-                            field=f"{subject}.{key}"))
+                        self.reject(
+                            row,
+                            NotFound(
+                                f"no {subject} with {key} {value!s}: store the subject first",
+                                field=f"{subject}.{key}",
+                            ),
+                        )
         return found
 
-    def resolve_parents(self, rows: list[tuple[IncomingRow, dict[str, Any]]],
-                        subjects: dict[int, str]) -> dict[int, str]:
+    def resolve_parents(
+        self, rows: list[tuple[IncomingRow, dict[str, Any]]], subjects: dict[int, str]
+    ) -> dict[int, str]:
         """Row line → parent record id (grandchildren), rejecting what cannot be attached."""
         parent = self.spec.parent
         assert parent is not None
@@ -415,14 +477,19 @@ class _Planner:
         owners: dict[str, str] = {}
         for chunk in _chunks(sorted(set(map(str, given)))):
             for rid, sid in self.session.execute(
-                    select(pt.c.id, pt.c.subject_id).where(pt.c.id.in_(chunk))):
+                select(pt.c.id, pt.c.subject_id).where(pt.c.id.in_(chunk))
+            ):
                 owners[rid] = sid
-        implicit = sorted({subjects[r.line] for r, _ in rows
-                           if r.line in subjects and not r.parent})
+        implicit = sorted(
+            {subjects[r.line] for r, _ in rows if r.line in subjects and not r.parent}
+        )
         single: dict[str, tuple[int, str]] = {}
         for chunk in _chunks(implicit):
-            stmt = (select(pt.c.subject_id, func.count(), func.min(pt.c.id))
-                    .where(pt.c.subject_id.in_(chunk)).group_by(pt.c.subject_id))
+            stmt = (
+                select(pt.c.subject_id, func.count(), func.min(pt.c.id))
+                .where(pt.c.subject_id.in_(chunk))
+                .group_by(pt.c.subject_id)
+            )
             for sid, count, first in self.session.execute(stmt):
                 single[sid] = (int(count), first)
         out: dict[int, str] = {}
@@ -432,17 +499,25 @@ class _Planner:
                 continue
             if row.parent:
                 if owners.get(str(row.parent)) != sid:
-                    self.reject(row, NotFound(
-                        f"no {parent} record {row.parent!r} of this subject: give the id of "
-                        f"one of the subject's {parent} records as parent"))
+                    self.reject(
+                        row,
+                        NotFound(
+                            f"no {parent} record {row.parent!r} of this subject: give the id of "
+                            f"one of the subject's {parent} records as parent"
+                        ),
+                    )
                     continue
                 out[row.line] = str(row.parent)
                 continue
             count, first = single.get(sid, (0, ""))
             if count != 1:
-                self.reject(row, RecordError(
-                    f"the subject has {count} {parent} records: say which one this "
-                    f"{self.entity} belongs to with parent (a {parent} record id)"))
+                self.reject(
+                    row,
+                    RecordError(
+                        f"the subject has {count} {parent} records: say which one this "
+                        f"{self.entity} belongs to with parent (a {parent} record id)"
+                    ),
+                )
                 continue
             out[row.line] = first
         return out
@@ -456,11 +531,19 @@ class _Planner:
             if self.missing_required(row, vals):
                 continue
             record_id = self.new_id()
-            self.plan.inserts.append(self.record(vals, subject_id=subjects[row.line],
-                                                 parent_id=parents[row.line],
-                                                 record_id=record_id))
-            self.plan.outcomes.append(Outcome(line=row.line, subject_id=subjects[row.line],
-                                              record_id=record_id, merged=False))
+            self.plan.inserts.append(
+                self.record(
+                    vals,
+                    subject_id=subjects[row.line],
+                    parent_id=parents[row.line],
+                    record_id=record_id,
+                )
+            )
+            self.plan.outcomes.append(
+                Outcome(
+                    line=row.line, subject_id=subjects[row.line], record_id=record_id, merged=False
+                )
+            )
 
 
 def _product(forms: list[list[Any]]) -> list[tuple[Any, ...]]:
@@ -470,15 +553,21 @@ def _product(forms: list[list[Any]]) -> list[tuple[Any, ...]]:
     return out
 
 
-def plan_batch(session: Session, store: Any, entity: str, *, source: str,
-               rows: Sequence[IncomingRow], now: datetime | None = None) -> BatchPlan:
+def plan_batch(
+    session: Session,
+    store: Any,
+    entity: str,
+    *,
+    source: str,
+    rows: Sequence[IncomingRow],
+    now: datetime | None = None,
+) -> BatchPlan:
     """Check, normalise, deduplicate and attach ``rows``; nothing is written.
 
     Raises :class:`RecordError` for what is wrong with the whole batch (an unknown entity or
     source); problems of single rows are in the plan's ``rejected``.
     """
-    planner = _Planner(session, store, entity, source, now or datetime.now(UTC),
-                       expected=len(rows))
+    planner = _Planner(session, store, entity, source, now or datetime.now(UTC), expected=len(rows))
     accepted = planner.check_rows(rows)
     if store.subject_entity == entity:
         planner.plan_subjects(accepted)
@@ -521,8 +610,9 @@ def encrypt_rows(store: Any, entity: str, rows: list[tuple[str, dict[str, Any]]]
             row[column.blind_index] = token
 
 
-def write_plan(session: Session, store: Any, plan: BatchPlan, *,
-               progress: Progress | None = None) -> None:
+def write_plan(
+    session: Session, store: Any, plan: BatchPlan, *, progress: Progress | None = None
+) -> None:
     """Write the accepted rows of ``plan`` inside the caller's transaction."""
     table: Table = store.tables.table(plan.entity)
     encrypt_rows(store, plan.entity, [(r["subject_id"], r) for r in plan.inserts])
@@ -537,11 +627,15 @@ def write_plan(session: Session, store: Any, plan: BatchPlan, *,
         encrypt_rows(store, plan.entity, updates)
         groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
         for rid, values in updates:
-            groups[frozenset(values)].append({"b_id": rid, **{f"v_{k}": v
-                                                              for k, v in values.items()}})
+            groups[frozenset(values)].append(
+                {"b_id": rid, **{f"v_{k}": v for k, v in values.items()}}
+            )
         for keys, params in groups.items():
-            stmt = (update(table).where(table.c.id == bindparam("b_id"))
-                    .values({k: bindparam(f"v_{k}") for k in keys}))
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({k: bindparam(f"v_{k}") for k in keys})
+            )
             connection.execute(stmt, params)
         if progress is not None:
             progress(len(updates))

@@ -62,15 +62,22 @@ class FieldCrypto:
 
     def blind_any_version(self, value: str) -> list[str]:
         """The token of ``value`` under every key version (rows written before a rotation)."""
-        return [self.pseudonymiser.hmac(BLIND_INDEX_DOMAIN, value, version=v.version)
-                for v in self.pseudonymiser.keyring.versions]
+        return [
+            self.pseudonymiser.hmac(BLIND_INDEX_DOMAIN, value, version=v.version)
+            for v in self.pseudonymiser.keyring.versions
+        ]
 
 
 class RecordStore:
     """The strategy's system of record: tables, runtime models and field crypto together."""
 
-    def __init__(self, strategy: Strategy, *, tables: SystemTables | None = None,
-                 crypto: FieldCrypto | None = None) -> None:
+    def __init__(
+        self,
+        strategy: Strategy,
+        *,
+        tables: SystemTables | None = None,
+        crypto: FieldCrypto | None = None,
+    ) -> None:
         self.strategy = strategy
         self.tables = tables or build_tables(strategy)
         self.crypto = crypto
@@ -90,7 +97,9 @@ class RecordStore:
         if self.crypto is None:
             raise RecordError(
                 f"{entity} has fields encrypted at rest but no keystore is configured; run "
-                "`tietotie keys init` (or give RecordStore a FieldCrypto)", entity=entity)
+                "`tietotie keys init` (or give RecordStore a FieldCrypto)",
+                entity=entity,
+            )
         return self.crypto
 
     def check_entity(self, entity: str) -> None:
@@ -98,7 +107,9 @@ class RecordStore:
         if entity not in self.tables.tables:
             raise RecordError(
                 f"unknown entity {entity!r}: the strategy declares "
-                f"{', '.join(sorted(self.tables.tables))}", entity=entity)
+                f"{', '.join(sorted(self.tables.tables))}",
+                entity=entity,
+            )
 
 
 @dataclass(frozen=True)
@@ -148,16 +159,28 @@ def ingest(
     """
     from dsar.ingest import IncomingRow, plan_batch, write_plan
 
-    plan = plan_batch(session, store, entity, source=source,
-                      rows=[IncomingRow(line=1, values=dict(values),
-                                        subject=dict(subject) if subject is not None else None,
-                                        parent=parent)], now=now)
+    plan = plan_batch(
+        session,
+        store,
+        entity,
+        source=source,
+        rows=[
+            IncomingRow(
+                line=1,
+                values=dict(values),
+                subject=dict(subject) if subject is not None else None,
+                parent=parent,
+            )
+        ],
+        now=now,
+    )
     if plan.rejected:
         raise plan.rejected[0].error
     write_plan(session, store, plan)
     outcome = plan.outcomes[0]
-    return IngestResult(subject_id=outcome.subject_id, record_id=outcome.record_id,
-                        merged=outcome.merged)
+    return IngestResult(
+        subject_id=outcome.subject_id, record_id=outcome.record_id, merged=outcome.merged
+    )
 
 
 # ── finding and reading ──────────────────────────────────────────────────────────────────────
@@ -180,16 +203,20 @@ def find_subject(session: Session, store: RecordStore, identity: Mapping[str, An
     spec = store.strategy.index.entities[subject]
     if not isinstance(identity, Mapping) or len(identity) != 1:
         raise RecordError(
-            f"name the subject by its id or one identifier: {{\"id\": …}} or "
-            f"{{\"{(spec.identifiers or ['email'])[0]}\": …}}", subject=dict(identity or {}))
-    (key, raw), = identity.items()
+            f'name the subject by its id or one identifier: {{"id": …}} or '
+            f'{{"{(spec.identifiers or ["email"])[0]}": …}}',
+            subject=dict(identity or {}),
+        )
+    ((key, raw),) = identity.items()
     table = store.tables.subject_table
     if key == "id":
         return str(raw) if subject_exists(session, store, str(raw)) else None
     if key not in spec.identifiers:
         allowed = ", ".join(["id", *spec.identifiers])
-        raise RecordError(f"{key!r} is not an identifier of {subject}: use one of {allowed}",
-                          field=f"{subject}.{key}")
+        raise RecordError(
+            f"{key!r} is not an identifier of {subject}: use one of {allowed}",
+            field=f"{subject}.{key}",
+        )
     ref = f"{subject}.{key}"
     try:
         value = normalise(spec.fields[key], raw, region=store.models.region)
@@ -199,8 +226,11 @@ def find_subject(session: Session, store: RecordStore, identity: Mapping[str, An
     stored = _stored_value(store, column, value)
     col = table.c[column.blind_index or column.name]
     row = session.execute(
-        select(table.c.id).where(col.in_(stored)).order_by(table.c.collected_at, table.c.id)
-        .limit(1)).first()
+        select(table.c.id)
+        .where(col.in_(stored))
+        .order_by(table.c.collected_at, table.c.id)
+        .limit(1)
+    ).first()
     return str(row[0]) if row else None
 
 
@@ -211,21 +241,26 @@ def subject_exists(session: Session, store: RecordStore, subject_id: str) -> boo
 
 
 def _rows(session: Session, table: Table, subject_id: str) -> list[Mapping[str, Any]]:
-    stmt = select(table).where(table.c.subject_id == subject_id).order_by(
-        table.c.collected_at, table.c.id)
+    stmt = (
+        select(table)
+        .where(table.c.subject_id == subject_id)
+        .order_by(table.c.collected_at, table.c.id)
+    )
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
-def read_subject(session: Session, store: RecordStore, subject_id: str,
-                 ) -> dict[str, list[StoredRecord]]:
+def read_subject(
+    session: Session,
+    store: RecordStore,
+    subject_id: str,
+) -> dict[str, list[StoredRecord]]:
     """Every record of the subject, entity by entity, parents first, values decrypted.
 
     A value whose subject key was shredded is left out of ``values`` and named in ``erased``.
     Raises :class:`NotFound` when no such subject is stored.
     """
     if not subject_exists(session, store, subject_id):
-        raise NotFound(f"no subject {subject_id!r} in the system of record",
-                       subject_id=subject_id)
+        raise NotFound(f"no subject {subject_id!r} in the system of record", subject_id=subject_id)
     out: dict[str, list[StoredRecord]] = {}
     pending: list[tuple[StoredRecord, FieldColumn, bytes]] = []
     for entity in store.tables.order():
@@ -233,10 +268,16 @@ def read_subject(session: Session, store: RecordStore, subject_id: str,
         records: list[StoredRecord] = []
         for row in _rows(session, table, subject_id):
             rec = StoredRecord(
-                entity=entity, id=row["id"], subject_id=row["subject_id"],
-                parent_id=row.get("parent_id"), source=row["source"],
-                collected_at=row["collected_at"], updated_at=row["updated_at"],
-                retention_until=row["retention_until"], provenance=dict(row["provenance"]))
+                entity=entity,
+                id=row["id"],
+                subject_id=row["subject_id"],
+                parent_id=row.get("parent_id"),
+                source=row["source"],
+                collected_at=row["collected_at"],
+                updated_at=row["updated_at"],
+                retention_until=row["retention_until"],
+                provenance=dict(row["provenance"]),
+            )
             for column in store.tables.fields_of(entity):
                 value = row[column.name]
                 if value is None:
@@ -250,8 +291,8 @@ def read_subject(session: Session, store: RecordStore, subject_id: str,
     if pending:
         crypto = store.need_crypto("subject")
         plain = crypto.keystore.decrypt_fields(
-            [(subject_id, c.ref, bytes(v).decode("ascii")) for _, c, v in pending],
-            on_erased="mark")
+            [(subject_id, c.ref, bytes(v).decode("ascii")) for _, c, v in pending], on_erased="mark"
+        )
         for (rec, column, _), text in zip(pending, plain, strict=True):
             if text is ERASED:
                 rec.erased.append(column.name)

@@ -32,39 +32,169 @@ from schemas.tables import entity_retention
 
 __all__ = ["SeedResult", "seed"]
 
-_FIRST: Final = ("Matti", "Timo", "Juha", "Mikko", "Jari", "Antti", "Ville", "Jussi", "Pekka",
-                 "Sami", "Tuomas", "Eero", "Aino", "Anna", "Maria", "Helena", "Johanna",
-                 "Sanna", "Laura", "Kaisa", "Elina", "Riikka", "Tiina", "Emilia", "Venla",
-                 "Onni", "Leevi", "Sofia", "Ella", "Olavi")
-_LAST: Final = ("Korhonen", "Virtanen", "Mäkinen", "Nieminen", "Mäkelä", "Hämäläinen",
-                "Laine", "Heikkinen", "Koskinen", "Järvinen", "Lehtonen", "Lehtinen",
-                "Saarinen", "Salminen", "Heinonen", "Niemi", "Heikkilä", "Kinnunen",
-                "Salonen", "Turunen", "Salo", "Laitinen", "Tuominen", "Rantanen", "Karjalainen")
-_ESPOO: Final = ("02100", "02120", "02130", "02150", "02160", "02170", "02180", "02200",
-                 "02230", "02240", "02250", "02260", "02270", "02320", "02600", "02610",
-                 "02620", "02650", "02660", "02700", "02720", "02750", "02760", "02770",
-                 "02780", "02920", "02940")
-_VANTAA: Final = ("01200", "01260", "01280", "01300", "01350", "01360", "01370", "01390",
-                  "01400", "01450", "01480", "01510", "01520", "01530", "01600", "01610",
-                  "01620", "01640", "01650", "01660", "01670", "01680", "01690", "01700",
-                  "01710", "01720", "01730", "01740", "01760")
-_STREETS: Final = ("Koskelontie", "Kirkkojärventie", "Espoonkatu", "Tikkurilantie",
-                   "Myyrmäentie", "Leppävaarankatu", "Tapiolantie", "Kivistöntie",
-                   "Ratatie", "Kauppakartanonkatu", "Sinimäentie", "Piispansilta")
-_MAKES: Final = {"Toyota": ("Corolla", "Yaris", "RAV4", "Auris"),
-                 "Volkswagen": ("Golf", "Passat", "Polo", "Tiguan"),
-                 "Skoda": ("Octavia", "Fabia", "Superb", "Kodiaq"),
-                 "Volvo": ("V60", "V70", "XC60", "XC40"),
-                 "Ford": ("Focus", "Fiesta", "Mondeo", "Kuga"),
-                 "Kia": ("Ceed", "Niro", "Sportage"), "Nissan": ("Qashqai", "Leaf", "Micra")}
-_TYRE_SIZES: Final = ("195/65 R15", "205/55 R16", "215/60 R16", "225/45 R17", "225/50 R17",
-                      "235/55 R18")
+_FIRST: Final = (
+    "Matti",
+    "Timo",
+    "Juha",
+    "Mikko",
+    "Jari",
+    "Antti",
+    "Ville",
+    "Jussi",
+    "Pekka",
+    "Sami",
+    "Tuomas",
+    "Eero",
+    "Aino",
+    "Anna",
+    "Maria",
+    "Helena",
+    "Johanna",
+    "Sanna",
+    "Laura",
+    "Kaisa",
+    "Elina",
+    "Riikka",
+    "Tiina",
+    "Emilia",
+    "Venla",
+    "Onni",
+    "Leevi",
+    "Sofia",
+    "Ella",
+    "Olavi",
+)
+_LAST: Final = (
+    "Korhonen",
+    "Virtanen",
+    "Mäkinen",
+    "Nieminen",
+    "Mäkelä",
+    "Hämäläinen",
+    "Laine",
+    "Heikkinen",
+    "Koskinen",
+    "Järvinen",
+    "Lehtonen",
+    "Lehtinen",
+    "Saarinen",
+    "Salminen",
+    "Heinonen",
+    "Niemi",
+    "Heikkilä",
+    "Kinnunen",
+    "Salonen",
+    "Turunen",
+    "Salo",
+    "Laitinen",
+    "Tuominen",
+    "Rantanen",
+    "Karjalainen",
+)
+_ESPOO: Final = (
+    "02100",
+    "02120",
+    "02130",
+    "02150",
+    "02160",
+    "02170",
+    "02180",
+    "02200",
+    "02230",
+    "02240",
+    "02250",
+    "02260",
+    "02270",
+    "02320",
+    "02600",
+    "02610",
+    "02620",
+    "02650",
+    "02660",
+    "02700",
+    "02720",
+    "02750",
+    "02760",
+    "02770",
+    "02780",
+    "02920",
+    "02940",
+)
+_VANTAA: Final = (
+    "01200",
+    "01260",
+    "01280",
+    "01300",
+    "01350",
+    "01360",
+    "01370",
+    "01390",
+    "01400",
+    "01450",
+    "01480",
+    "01510",
+    "01520",
+    "01530",
+    "01600",
+    "01610",
+    "01620",
+    "01640",
+    "01650",
+    "01660",
+    "01670",
+    "01680",
+    "01690",
+    "01700",
+    "01710",
+    "01720",
+    "01730",
+    "01740",
+    "01760",
+)
+_STREETS: Final = (
+    "Koskelontie",
+    "Kirkkojärventie",
+    "Espoonkatu",
+    "Tikkurilantie",
+    "Myyrmäentie",
+    "Leppävaarankatu",
+    "Tapiolantie",
+    "Kivistöntie",
+    "Ratatie",
+    "Kauppakartanonkatu",
+    "Sinimäentie",
+    "Piispansilta",
+)
+_MAKES: Final = {
+    "Toyota": ("Corolla", "Yaris", "RAV4", "Auris"),
+    "Volkswagen": ("Golf", "Passat", "Polo", "Tiguan"),
+    "Skoda": ("Octavia", "Fabia", "Superb", "Kodiaq"),
+    "Volvo": ("V60", "V70", "XC60", "XC40"),
+    "Ford": ("Focus", "Fiesta", "Mondeo", "Kuga"),
+    "Kia": ("Ceed", "Niro", "Sportage"),
+    "Nissan": ("Qashqai", "Leaf", "Micra"),
+}
+_TYRE_SIZES: Final = (
+    "195/65 R15",
+    "205/55 R16",
+    "215/60 R16",
+    "225/45 R17",
+    "225/50 R17",
+    "235/55 R18",
+)
 _BRANDS: Final = ("Nokian", "Michelin", "Continental", "Bridgestone", "Goodyear", "Pirelli")
-_NOTES: Final = ("Renkaat vaihdettu, pultit kiristetty.", "Öljynvaihto ja suodattimet.",
-                 "Jarrupalat vaihdettu edestä.", "Kausihuolto tehty, ei huomautettavaa.",
-                 "Tasapainotus ja paineiden tarkistus.")
-_NEEDS: Final = ("Pyörätuoli: auto tuodaan ovelle.", "Liikkuminen hidasta, varataan lisäaikaa.",
-                 "Kuulovamma: yhteys tekstiviestillä.")
+_NOTES: Final = (
+    "Renkaat vaihdettu, pultit kiristetty.",
+    "Öljynvaihto ja suodattimet.",
+    "Jarrupalat vaihdettu edestä.",
+    "Kausihuolto tehty, ei huomautettavaa.",
+    "Tasapainotus ja paineiden tarkistus.",
+)
+_NEEDS: Final = (
+    "Pyörätuoli: auto tuodaan ovelle.",
+    "Liikkuminen hidasta, varataan lisäaikaa.",
+    "Kuulovamma: yhteys tekstiviestillä.",
+)
 _CHILDREN: Final = {"vehicle": (1, 2), "visit": (0, 4), "tyre_storage": (0, 1)}
 _DEFAULT_CHILDREN: Final = (0, 2)
 _OPTIONAL_FILL: Final = 0.8
@@ -102,8 +232,9 @@ class _Maker:
 
     def generator(self, entity: str, name: str, spec: FieldSpec) -> _Make:
         """What makes values of ``entity.name``: looked up once, called per row."""
-        special: _Make | None = (getattr(self, f"_{entity}_{name}", None)
-                                 or getattr(self, f"_{name}", None))
+        special: _Make | None = getattr(self, f"_{entity}_{name}", None) or getattr(
+            self, f"_{name}", None
+        )
         if special is not None:
             return special
         r = self.rng
@@ -265,8 +396,16 @@ def seed(
     chunks of 5,000.
     """
     with paused_gc():
-        return _seed(sessions, store, customers=customers, seed_value=seed_value, chunk=chunk,
-                     progress=progress, now=now or datetime.now(UTC), after=after or {})
+        return _seed(
+            sessions,
+            store,
+            customers=customers,
+            seed_value=seed_value,
+            chunk=chunk,
+            progress=progress,
+            now=now or datetime.now(UTC),
+            after=after or {},
+        )
 
 
 def _shapes(store: RecordStore, maker: _Maker, now: datetime) -> dict[str, _Shape]:
@@ -281,17 +420,28 @@ def _shapes(store: RecordStore, maker: _Maker, now: datetime) -> dict[str, _Shap
     shapes = {}
     for e in order:
         retention = now + parse_duration(entity_retention(strategy, e) or "P1Y")
-        provenance = {name: [src, now.isoformat()] for name in index.entities[e].fields
-                      if (src := next(iter(index.field_sources.get(f"{e}.{name}", [])), None))}
+        provenance = {
+            name: [src, now.isoformat()]
+            for name in index.entities[e].fields
+            if (src := next(iter(index.field_sources.get(f"{e}.{name}", [])), None))
+        }
         fields: list[tuple[str, float | None, _Make]] = []
         for name, spec in index.entities[e].fields.items():
             special = index.is_special(f"{e}.{name}")
             fill = 1.0 if spec.required else (_SPECIAL_FILL if special else _OPTIONAL_FILL)
-            fields.append((name, None if name == "name" else fill,
-                           maker.generator(e, name, spec)))
-        shapes[e] = _Shape(e, {"source": _source_for(store, e), "collected_at": now,
-                               "updated_at": now, "retention_until": retention,
-                               "provenance": provenance}, fields, children[e])
+            fields.append((name, None if name == "name" else fill, maker.generator(e, name, spec)))
+        shapes[e] = _Shape(
+            e,
+            {
+                "source": _source_for(store, e),
+                "collected_at": now,
+                "updated_at": now,
+                "retention_until": retention,
+                "provenance": provenance,
+            },
+            fields,
+            children[e],
+        )
     return shapes
 
 
@@ -316,8 +466,14 @@ def _seed(
     random_ = rng.random
     randint = rng.randint
 
-    def make(shape: _Shape, subject_id: str, rid: str, parent_id: str | None,
-             ctx: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> None:
+    def make(
+        shape: _Shape,
+        subject_id: str,
+        rid: str,
+        parent_id: str | None,
+        ctx: dict[str, Any],
+        rows: dict[str, list[dict[str, Any]]],
+    ) -> None:
         entity = shape.entity
         serial[entity] = n = serial[entity] + 1
         row: dict[str, Any] = {"id": rid, "subject_id": subject_id, **shape.bookkeeping}
@@ -355,8 +511,7 @@ def _seed(
         done += size
         if progress is not None:
             progress(size)
-    return SeedResult(customers=customers, rows=counts,
-                      seconds=time.perf_counter() - started)
+    return SeedResult(customers=customers, rows=counts, seconds=time.perf_counter() - started)
 
 
 class _IdPool:

@@ -33,8 +33,12 @@ __all__ = [
 DEFAULT_URL: Final = "sqlite:///var/tietotie.db"
 """The system of record when TIETOTIE_DATABASE_URL is not set."""
 
-_DRIVERS: Final = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
-                   "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+_DRIVERS: Final = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
 
 
 class DatabaseError(TietotieError):

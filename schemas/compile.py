@@ -33,14 +33,16 @@ def write_outputs(strategy: Strategy, out: Path) -> list[Path]:
         written.append(path)
     entries = build_ropa(strategy)
     ropa_json = out / "ropa.json"
-    _write_json(ropa_json, {
-        "title": f"Record of processing activities (Art. 30(1) GDPR): {strategy.controller.name}",
-        "activities": [e.model_dump(mode="json") for e in entries],
-    })
+    title = f"Record of processing activities (Art. 30(1) GDPR): {strategy.controller.name}"
+    _write_json(
+        ropa_json, {"title": title, "activities": [e.model_dump(mode="json") for e in entries]}
+    )
     written.append(ropa_json)
     ropa_csv = out / "ropa.csv"
-    with atomic_path(ropa_csv, mode=0o644) as tmp, tmp.open("w", encoding="utf-8",
-                                                           newline="") as fh:
+    with (
+        atomic_path(ropa_csv, mode=0o644) as tmp,
+        tmp.open("w", encoding="utf-8", newline="") as fh,
+    ):
         writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
         writer.writeheader()
         writer.writerows(ropa_rows(entries))

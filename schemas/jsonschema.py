@@ -34,13 +34,19 @@ def _type_schema(spec: FieldSpec) -> dict[str, Any]:
         case FieldType.EMAIL:
             return {"type": "string", "format": "email", "maxLength": 254}
         case FieldType.PHONE:
-            return {"type": "string", "pattern": r"^\+[1-9]\d{1,14}$",
-                    "description": "E.164 phone number"}
+            return {
+                "type": "string",
+                "pattern": r"^\+[1-9]\d{1,14}$",
+                "description": "E.164 phone number",
+            }
         case FieldType.INTEGER:
             return {"type": "integer"}
         case FieldType.DECIMAL:
-            return {"type": ["number", "string"], "pattern": _DECIMAL_PATTERN,
-                    "description": "decimal number; as a string to keep it exact"}
+            return {
+                "type": ["number", "string"],
+                "pattern": _DECIMAL_PATTERN,
+                "description": "decimal number; as a string to keep it exact",
+            }
         case FieldType.BOOLEAN:
             return {"type": "boolean"}
         case FieldType.DATE:
@@ -50,8 +56,11 @@ def _type_schema(spec: FieldSpec) -> dict[str, Any]:
         case FieldType.ENUM:
             return {"type": "string", "enum": list(spec.values or [])}
         case FieldType.COUNTRY:
-            return {"type": "string", "pattern": "^[A-Z]{2}$",
-                    "description": "ISO 3166-1 alpha-2 country code"}
+            return {
+                "type": "string",
+                "pattern": "^[A-Z]{2}$",
+                "description": "ISO 3166-1 alpha-2 country code",
+            }
         case FieldType.POSTAL_CODE:
             return {"type": "string", "pattern": r"^[A-Z0-9](?:[A-Z0-9 -]{0,8}[A-Z0-9])?$"}
         case FieldType.URL:
@@ -86,7 +95,7 @@ def entity_schema(strategy: Strategy, entity: str) -> dict[str, Any]:
         "$id": f"urn:tietotie:{_slug(strategy.controller.name)}:{entity}",
         "title": entity,
         "description": f"A {entity} record of {strategy.system.name} "
-                       f"({strategy.controller.name}), in canonical form.",
+        f"({strategy.controller.name}), in canonical form.",
         "type": "object",
         "properties": properties,
         "required": [n for n, f in spec.fields.items() if f.required],

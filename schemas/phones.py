@@ -139,8 +139,17 @@ def _desc(desc: Any) -> _Desc | None:
 
 def _plan(metadata: PhoneMetadata) -> _Plan:
     # The order of _number_type_helper; mobile counts apart only when its pattern differs.
-    names = ["premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
-             "uan", "voicemail", "fixed_line"]
+    names = [
+        "premium_rate",
+        "toll_free",
+        "shared_cost",
+        "voip",
+        "personal_number",
+        "pager",
+        "uan",
+        "voicemail",
+        "fixed_line",
+    ]
     if not metadata.same_mobile_and_fixed_line_pattern:
         names.append("mobile")
     types = tuple(d for n in names if (d := _desc(getattr(metadata, n))) is not None)
@@ -169,10 +178,10 @@ def _code_plan(country_code: int) -> _CodePlan | None:
             metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
             if metadata is not None:
                 leading = metadata.leading_digits
-                candidates.append((region, None if leading is None else re.compile(leading),
-                                   _plan(metadata)))
-            chosen = PhoneMetadata.metadata_for_region_or_calling_code(country_code,
-                                                                       region.upper())
+                candidates.append(
+                    (region, None if leading is None else re.compile(leading), _plan(metadata))
+                )
+            chosen = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region.upper())
             refused = chosen is None or (
                 region != _NON_GEO and country_code != _pnu.country_code_for_valid_region(region)
             )

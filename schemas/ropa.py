@@ -33,8 +33,10 @@ _ART6: Final = {
     LegalBasis.PUBLIC_TASK: "Art. 6(1)(e) public task",
     LegalBasis.LEGITIMATE_INTERESTS: "Art. 6(1)(f) legitimate interests",
 }
-_ART9: Final = {c: f"Art. 9(2)({'abcdefghij'[i]}) {c.value.replace('_', ' ')}"
-                for i, c in enumerate(Art9Condition)}
+_ART9: Final = {
+    c: f"Art. 9(2)({'abcdefghij'[i]}) {c.value.replace('_', ' ')}"
+    for i, c in enumerate(Art9Condition)
+}
 
 
 class _Model(BaseModel):
@@ -103,18 +105,25 @@ def _security(strategy: Strategy, fields: list[str], use_id: str) -> list[str]:
     encrypted = [r for r in fields if index.encrypted_at_rest(r)]
     hmac = [r for r in fields if index.fields[r].protect is Protect.HMAC]
     if encrypted:
-        measures.append("encrypted at rest under a per-subject key (AES-256-GCM), erased by "
-                        "crypto-shredding: " + ", ".join(encrypted))
+        measures.append(
+            "encrypted at rest under a per-subject key (AES-256-GCM), erased by "
+            "crypto-shredding: " + ", ".join(encrypted)
+        )
     if hmac:
-        measures.append("pseudonymised by a keyed one-way token in reports and extracts: "
-                        + ", ".join(hmac))
+        measures.append(
+            "pseudonymised by a keyed one-way token in reports and extracts: " + ", ".join(hmac)
+        )
     enc_tokens = [r for r in fields if index.fields[r].protect is Protect.ENCRYPT]
     if enc_tokens:
-        measures.append("pseudonymised by a reversible token (AES-SIV), re-identified only "
-                        "through the audited path: " + ", ".join(enc_tokens))
+        measures.append(
+            "pseudonymised by a reversible token (AES-SIV), re-identified only "
+            "through the audited path: " + ", ".join(enc_tokens)
+        )
     roles = sorted({g.role for g in strategy.system.access if use_id in g.for_})
-    measures.append("role-based access, deny by default, per purpose"
-                    + (f" (roles: {', '.join(roles)})" if roles else " (no role holds it)"))
+    measures.append(
+        "role-based access, deny by default, per purpose"
+        + (f" (roles: {', '.join(roles)})" if roles else " (no role holds it)")
+    )
     measures.append("staff tokens stored only as hashes; hash-chained audit log of requests")
     return measures
 
@@ -123,63 +132,103 @@ def build_ropa(strategy: Strategy) -> list[RopaEntry]:
     """The record of processing activities: one entry per use, in declaration order."""
     index = strategy.index
     c = strategy.controller
-    controller = RopaController(name=c.name, business_id=c.business_id, address=c.address,
-                                email=c.email, dpo=c.dpo)
+    controller = RopaController(
+        name=c.name, business_id=c.business_id, address=c.address, email=c.email, dpo=c.dpo
+    )
     entries: list[RopaEntry] = []
     for use in strategy.uses:
         fields = sorted(index.use_fields.get(use.id, frozenset()))
         categories = sorted({index.fields[r].category.value for r in fields})
-        special = sorted({index.fields[r].category.value for r in fields
-                          if index.fields[r].category in SPECIAL_CATEGORIES
-                          or index.fields[r].category.value == "criminal"})
+        special = sorted(
+            {
+                index.fields[r].category.value
+                for r in fields
+                if index.fields[r].category in SPECIAL_CATEGORIES
+                or index.fields[r].category.value == "criminal"
+            }
+        )
         recipients: list[RopaRecipient] = []
         for pid in use.recipients:
             p = index.processors.get(pid)
             if p is None:
                 continue
-            recipients.append(RopaRecipient(
-                id=p.id, name=p.name, kind="processor", country=p.country,
-                outside_eea=p.country not in EEA,
-                transfer_safeguard=p.transfer_safeguard.value if p.transfer_safeguard else None,
-                dpa_signed=p.dpa_signed.isoformat() if p.dpa_signed else None))
+            recipients.append(
+                RopaRecipient(
+                    id=p.id,
+                    name=p.name,
+                    kind="processor",
+                    country=p.country,
+                    outside_eea=p.country not in EEA,
+                    transfer_safeguard=p.transfer_safeguard.value if p.transfer_safeguard else None,
+                    dpa_signed=p.dpa_signed.isoformat() if p.dpa_signed else None,
+                )
+            )
         for role_id in sorted({g.role for g in strategy.system.access if use.id in g.for_}):
             role = index.roles.get(role_id)
-            recipients.append(RopaRecipient(
-                id=role_id, name=(role.title if role and role.title else role_id),
-                kind="internal"))
+            recipients.append(
+                RopaRecipient(
+                    id=role_id,
+                    name=(role.title if role and role.title else role_id),
+                    kind="internal",
+                )
+            )
         sources = sorted({s for r in fields for s in index.field_sources.get(r, [])})
-        entries.append(RopaEntry(
-            activity=use.id,
-            controller=controller,
-            purpose=use.description.strip(),
-            kind=use.kind.value,
-            goals=list(use.serves),
-            legal_basis=use.legal_basis.value,
-            legal_basis_article=_ART6[use.legal_basis],
-            law=use.law,
-            legitimate_interest_assessment=use.legitimate_interest_assessment,
-            special_category_condition=(_ART9[use.special_category_condition]
-                                        if use.special_category_condition else None),
-            data_subjects=list(use.data_subjects),
-            data_categories=categories,
-            special_categories=special,
-            fields=fields,
-            sources=sources,
-            recipients=recipients,
-            third_country_transfers=[r for r in recipients if r.outside_eea],
-            retention=RopaRetention(use=use.retention, fields={
-                r: field_retention(strategy, r) for r in fields}),
-            security_measures=_security(strategy, fields, use.id),
-            automated_decision_making=use.automated_decision_making,
-        ))
+        entries.append(
+            RopaEntry(
+                activity=use.id,
+                controller=controller,
+                purpose=use.description.strip(),
+                kind=use.kind.value,
+                goals=list(use.serves),
+                legal_basis=use.legal_basis.value,
+                legal_basis_article=_ART6[use.legal_basis],
+                law=use.law,
+                legitimate_interest_assessment=use.legitimate_interest_assessment,
+                special_category_condition=(
+                    _ART9[use.special_category_condition]
+                    if use.special_category_condition
+                    else None
+                ),
+                data_subjects=list(use.data_subjects),
+                data_categories=categories,
+                special_categories=special,
+                fields=fields,
+                sources=sources,
+                recipients=recipients,
+                third_country_transfers=[r for r in recipients if r.outside_eea],
+                retention=RopaRetention(
+                    use=use.retention, fields={r: field_retention(strategy, r) for r in fields}
+                ),
+                security_measures=_security(strategy, fields, use.id),
+                automated_decision_making=use.automated_decision_making,
+            )
+        )
     return entries
 
 
 CSV_COLUMNS: Final = (
-    "activity", "controller", "controller_business_id", "controller_contact", "dpo", "purpose",
-    "kind", "goals", "legal_basis", "legal_basis_article", "law", "special_category_condition",
-    "data_subjects", "data_categories", "special_categories", "fields", "sources", "recipients",
-    "third_country_transfers", "retention", "retention_by_field", "security_measures",
+    "activity",
+    "controller",
+    "controller_business_id",
+    "controller_contact",
+    "dpo",
+    "purpose",
+    "kind",
+    "goals",
+    "legal_basis",
+    "legal_basis_article",
+    "law",
+    "special_category_condition",
+    "data_subjects",
+    "data_categories",
+    "special_categories",
+    "fields",
+    "sources",
+    "recipients",
+    "third_country_transfers",
+    "retention",
+    "retention_by_field",
+    "security_measures",
     "automated_decision_making",
 )
 """The columns of ``ropa.csv``, in order."""
@@ -196,32 +245,37 @@ def ropa_rows(entries: list[RopaEntry]) -> list[dict[str, Any]]:
     """The entries flattened for CSV: lists joined with ``; ``."""
     rows = []
     for e in entries:
-        rows.append({
-            "activity": e.activity,
-            "controller": e.controller.name,
-            "controller_business_id": e.controller.business_id or "",
-            "controller_contact": "; ".join(x for x in (e.controller.address,
-                                                        e.controller.email) if x),
-            "dpo": e.controller.dpo or "",
-            "purpose": " ".join(e.purpose.split()),
-            "kind": e.kind,
-            "goals": "; ".join(e.goals),
-            "legal_basis": e.legal_basis,
-            "legal_basis_article": e.legal_basis_article,
-            "law": e.law or "",
-            "special_category_condition": e.special_category_condition or "",
-            "data_subjects": "; ".join(e.data_subjects),
-            "data_categories": "; ".join(e.data_categories),
-            "special_categories": "; ".join(e.special_categories),
-            "fields": "; ".join(e.fields),
-            "sources": "; ".join(e.sources),
-            "recipients": "; ".join(_recipient_text(r) for r in e.recipients),
-            "third_country_transfers": "; ".join(_recipient_text(r)
-                                                 for r in e.third_country_transfers),
-            "retention": e.retention.use or "",
-            "retention_by_field": "; ".join(f"{k}={v}" for k, v in e.retention.fields.items()
-                                            if v != e.retention.use),
-            "security_measures": "; ".join(e.security_measures),
-            "automated_decision_making": "yes" if e.automated_decision_making else "no",
-        })
+        rows.append(
+            {
+                "activity": e.activity,
+                "controller": e.controller.name,
+                "controller_business_id": e.controller.business_id or "",
+                "controller_contact": "; ".join(
+                    x for x in (e.controller.address, e.controller.email) if x
+                ),
+                "dpo": e.controller.dpo or "",
+                "purpose": " ".join(e.purpose.split()),
+                "kind": e.kind,
+                "goals": "; ".join(e.goals),
+                "legal_basis": e.legal_basis,
+                "legal_basis_article": e.legal_basis_article,
+                "law": e.law or "",
+                "special_category_condition": e.special_category_condition or "",
+                "data_subjects": "; ".join(e.data_subjects),
+                "data_categories": "; ".join(e.data_categories),
+                "special_categories": "; ".join(e.special_categories),
+                "fields": "; ".join(e.fields),
+                "sources": "; ".join(e.sources),
+                "recipients": "; ".join(_recipient_text(r) for r in e.recipients),
+                "third_country_transfers": "; ".join(
+                    _recipient_text(r) for r in e.third_country_transfers
+                ),
+                "retention": e.retention.use or "",
+                "retention_by_field": "; ".join(
+                    f"{k}={v}" for k, v in e.retention.fields.items() if v != e.retention.use
+                ),
+                "security_measures": "; ".join(e.security_measures),
+                "automated_decision_making": "yes" if e.automated_decision_making else "no",
+            }
+        )
     return rows

@@ -421,16 +421,21 @@ class RuntimeModels:
             raise ValidationFailed(
                 f"unknown entity {entity!r}: the strategy declares {declared}", entity=entity
             )
-        required = [] if partial else [(f.position, name) for name, f in fields.items()
-                                        if f.required]
+        required = (
+            [] if partial else [(f.position, name) for name, f in fields.items() if f.required]
+        )
         # Per field: its position, its normaliser and the results of the texts seen so far.
         slots: dict[str, tuple[int, Callable[[Any], Any], dict[str, Any]]] = {
-            name: (f.position, f.normalise, {}) for name, f in fields.items()}
+            name: (f.position, f.normalise, {}) for name, f in fields.items()
+        }
         out: list[dict[str, Any] | ValidationFailed] = []
         for values in rows:
             if type(values) is not dict and not isinstance(values, Mapping):
-                out.append(ValidationFailed(
-                    f"{entity}: values must be an object of field: value", entity=entity))
+                out.append(
+                    ValidationFailed(
+                        f"{entity}: values must be an object of field: value", entity=entity
+                    )
+                )
                 continue
             clean: dict[str, Any] = {}
             refused: list[tuple[int, str, str]] | None = None
@@ -462,12 +467,16 @@ class RuntimeModels:
         return out
 
 
-def _problems(entity: str, refused: list[tuple[int, str, str]], unknown: list[str],
-              ) -> ValidationFailed:
+def _problems(
+    entity: str,
+    refused: list[tuple[int, str, str]],
+    unknown: list[str],
+) -> ValidationFailed:
     """The error :func:`_failure` makes of the same problems found by pydantic."""
     problems = [{"field": f"{entity}.{name}", "reason": why} for _, name, why in sorted(refused)]
-    problems += [{"field": f"{entity}.{name}", "reason": _unknown_reason(entity)}
-                 for name in unknown]
+    problems += [
+        {"field": f"{entity}.{name}", "reason": _unknown_reason(entity)} for name in unknown
+    ]
     message = "; ".join(f"{p['field']} {p['reason']}" for p in problems)
     return ValidationFailed(message, entity=entity, problems=problems)
 

@@ -79,8 +79,16 @@ NAMING_CONVENTION: Final = {
 """Explicit constraint names, so migrations can name what they change on every database."""
 
 RESERVED_COLUMNS: Final = frozenset(
-    {"id", "subject_id", "parent_id", "source", "collected_at", "updated_at", "retention_until",
-     "provenance"}
+    {
+        "id",
+        "subject_id",
+        "parent_id",
+        "source",
+        "collected_at",
+        "updated_at",
+        "retention_until",
+        "provenance",
+    }
 )
 """Bookkeeping columns every entity table has; no field may take these names."""
 
@@ -235,10 +243,12 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
     index = strategy.index
     subject = index.subject_entity
     if subject is None:
-        raise StrategyError("the system step needs exactly one entity with subject: true",
-                            file="5-system.yaml")
-    out = SystemTables(strategy=strategy, metadata=metadata or new_metadata(),
-                       subject_entity=subject)
+        raise StrategyError(
+            "the system step needs exactly one entity with subject: true", file="5-system.yaml"
+        )
+    out = SystemTables(
+        strategy=strategy, metadata=metadata or new_metadata(), subject_entity=subject
+    )
     conditioned: dict[str, set[str]] = {}
     conditions = [c for a in strategy.activations for c in a.audience.where]
     conditions += [c for g in strategy.system.access for c in g.rows]
@@ -248,27 +258,44 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
     for name in _entity_order(strategy):
         entity = index.entities[name]
         if name.startswith(_RESERVED_PREFIX):
-            raise StrategyError(f"entity {name!r}: names starting with {_RESERVED_PREFIX!r} "
-                                "are kept for the service's own tables; rename it",
-                                file="5-system.yaml", entity=name)
+            raise StrategyError(
+                f"entity {name!r}: names starting with {_RESERVED_PREFIX!r} "
+                "are kept for the service's own tables; rename it",
+                file="5-system.yaml",
+                entity=name,
+            )
         lineage = index.lineage(name)
         if lineage[-1] != subject:
-            raise StrategyError(f"entity {name!r} does not lead to the subject entity {subject!r} "
-                                "through its parents; set `parent`", file="5-system.yaml",
-                                entity=name)
+            raise StrategyError(
+                f"entity {name!r} does not lead to the subject entity {subject!r} "
+                "through its parents; set `parent`",
+                file="5-system.yaml",
+                entity=name,
+            )
         searchable = set(entity.identifiers) | {f for key in entity.match_on for f in key}
         columns: list[Column[Any]] = [Column("id", String(_ID_LENGTH), primary_key=True)]
         if name == subject:
             columns.append(Column("subject_id", String(_ID_LENGTH), nullable=False, index=True))
         else:
-            columns.append(Column(
-                "subject_id", String(_ID_LENGTH),
-                ForeignKey(f"{subject}.id", ondelete="CASCADE"), nullable=False, index=True))
+            columns.append(
+                Column(
+                    "subject_id",
+                    String(_ID_LENGTH),
+                    ForeignKey(f"{subject}.id", ondelete="CASCADE"),
+                    nullable=False,
+                    index=True,
+                )
+            )
             assert entity.parent is not None
-            columns.append(Column(
-                "parent_id", String(_ID_LENGTH),
-                ForeignKey(f"{entity.parent}.id", ondelete="CASCADE"), nullable=False,
-                index=True))
+            columns.append(
+                Column(
+                    "parent_id",
+                    String(_ID_LENGTH),
+                    ForeignKey(f"{entity.parent}.id", ondelete="CASCADE"),
+                    nullable=False,
+                    index=True,
+                )
+            )
         columns += [
             Column("source", String(_SOURCE_LENGTH), nullable=False),
             Column("collected_at", UTCDateTime(), nullable=False),
@@ -283,7 +310,9 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
                 raise StrategyError(
                     f"field {ref}: {fname!r} is a bookkeeping column of every table "
                     f"({', '.join(sorted(RESERVED_COLUMNS))}) or a blind-index name; rename it",
-                    file="5-system.yaml", field=ref)
+                    file="5-system.yaml",
+                    field=ref,
+                )
             encrypted = index.encrypted_at_rest(ref)
             blind = f"{fname}_bidx" if encrypted and fname in searchable else None
             if encrypted:
@@ -291,10 +320,22 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
                 if blind:
                     columns.append(Column(blind, String(64), nullable=True, index=True))
             else:
-                columns.append(Column(fname, _column_type(spec.type, spec.values), nullable=True,
-                                      index=fname in entity.identifiers))
-            out.columns[ref] = FieldColumn(ref=ref, entity=name, name=fname, type=spec.type,
-                                           encrypted=encrypted, blind_index=blind)
+                columns.append(
+                    Column(
+                        fname,
+                        _column_type(spec.type, spec.values),
+                        nullable=True,
+                        index=fname in entity.identifiers,
+                    )
+                )
+            out.columns[ref] = FieldColumn(
+                ref=ref,
+                entity=name,
+                name=fname,
+                type=spec.type,
+                encrypted=encrypted,
+                blind_index=blind,
+            )
         for key in entity.match_on:
             stored = [out.columns[f"{name}.{f}"].blind_index or f for f in key]
             already = len(stored) == 1 and (key[0] in entity.identifiers or stored[0] != key[0])
@@ -311,8 +352,9 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
             else:
                 # Tested per subject through EXISTS: (subject_id, field) covers the probe.
                 indexes.append(Index(f"ix_{name}_cond_{fname}"[:63], "subject_id", fname))
-        out.tables[name] = Table(name, out.metadata, *columns, *indexes,
-                                 comment=f"system of record: {name}")
+        out.tables[name] = Table(
+            name, out.metadata, *columns, *indexes, comment=f"system of record: {name}"
+        )
     return out
 
 
@@ -341,8 +383,9 @@ def field_retention(strategy: Strategy, ref: str) -> str | None:
     if entity is not None and entity.retention:
         return entity.retention
     uses = strategy.index.uses
-    return longest([r for u in strategy.index.field_uses.get(ref, [])
-                    if (r := uses[u].retention) is not None])
+    return longest(
+        [r for u in strategy.index.field_uses.get(ref, []) if (r := uses[u].retention) is not None]
+    )
 
 
 def entity_retention(strategy: Strategy, entity: str) -> str | None:
@@ -351,5 +394,6 @@ def entity_retention(strategy: Strategy, entity: str) -> str | None:
     spec = strategy.index.entities[entity]
     if spec.retention:
         return spec.retention
-    return longest([r for f in spec.fields
-                    if (r := field_retention(strategy, f"{entity}.{f}")) is not None])
+    return longest(
+        [r for f in spec.fields if (r := field_retention(strategy, f"{entity}.{f}")) is not None]
+    )

@@ -42,18 +42,24 @@ async def _tietotie_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [{"where": ".".join(str(p) for p in e.get("loc", ())),
-                 "reason": str(e.get("msg", ""))} for e in exc.errors()]
+    problems = [
+        {"where": ".".join(str(p) for p in e.get("loc", ())), "reason": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
     detail = "; ".join(f"{p['where']}: {p['reason']}" for p in problems)
-    return JSONResponse({"error": "invalid_request", "detail": detail, "problems": problems},
-                        status_code=422)
+    return JSONResponse(
+        {"error": "invalid_request", "detail": detail, "problems": problems}, status_code=422
+    )
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+    return JSONResponse(
+        {"error": code, "detail": str(exc.detail)},
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -46,7 +46,8 @@ class DestructiveMigration(TietotieError):
 
 _registry_metadata = new_metadata()
 _registry = Table(
-    _REGISTRY_NAME, _registry_metadata,
+    _REGISTRY_NAME,
+    _registry_metadata,
     Column("name", String(128), primary_key=True),
     Column("added_at", UTCDateTime(), nullable=False),
     comment="tables tietotie created; only these are ever altered or dropped",
@@ -115,8 +116,12 @@ def _describe(op: Any) -> Step:
         col = op.column
         return Step("add column", op.table_name, f"{col.name} {col.type}", False)
     if isinstance(op, aops.DropColumnOp):
-        return Step("drop column", op.table_name,
-                    f"{op.column_name}: its values in every row would be lost", True)
+        return Step(
+            "drop column",
+            op.table_name,
+            f"{op.column_name}: its values in every row would be lost",
+            True,
+        )
     if isinstance(op, aops.CreateIndexOp):
         return Step("create index", op.table_name, op.index_name or "", False)
     if isinstance(op, aops.DropIndexOp):
@@ -126,15 +131,18 @@ def _describe(op: Any) -> Step:
         if op.modify_type is not None:
             widens = _widens(op.existing_type, op.modify_type)
             destructive = destructive or not widens
-            parts.append(f"type {op.existing_type} → {op.modify_type}"
-                         + ("" if widens else " (values may be truncated or refused)"))
+            parts.append(
+                f"type {op.existing_type} → {op.modify_type}"
+                + ("" if widens else " (values may be truncated or refused)")
+            )
         if op.modify_nullable is False:
             destructive = True
             parts.append("becomes NOT NULL (rows without a value would be refused)")
         elif op.modify_nullable is True:
             parts.append("becomes nullable")
-        return Step("alter column", op.table_name, f"{op.column_name}: " + ", ".join(parts),
-                    destructive)
+        return Step(
+            "alter column", op.table_name, f"{op.column_name}: " + ", ".join(parts), destructive
+        )
     name = type(op).__name__.removesuffix("Op")
     table = getattr(op, "table_name", "") or ""
     # Constraints and anything unforeseen: treated as destructive, to be looked at first.
@@ -156,11 +164,14 @@ def plan_upgrade(engine: Engine, metadata: MetaData) -> MigrationPlan:
         return type_ != "table" or name in known
 
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "compare_type": True,
-            "include_name": include_name,
-            "target_metadata": metadata,
-        })
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": include_name,
+                "target_metadata": metadata,
+            },
+        )
         script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
     assert upgrade_ops is not None
@@ -169,8 +180,12 @@ def plan_upgrade(engine: Engine, metadata: MetaData) -> MigrationPlan:
     return MigrationPlan(steps=steps, script=code, _ops=upgrade_ops)
 
 
-def upgrade(engine: Engine, metadata: MetaData, *, allow_destructive: bool = False,
-            ) -> MigrationPlan:
+def upgrade(
+    engine: Engine,
+    metadata: MetaData,
+    *,
+    allow_destructive: bool = False,
+) -> MigrationPlan:
     """Bring the database to ``metadata``: additive changes always, destructive ones on request.
 
     Raises :class:`DestructiveMigration` (nothing applied) listing what would be lost when the
@@ -180,12 +195,14 @@ def upgrade(engine: Engine, metadata: MetaData, *, allow_destructive: bool = Fal
     plan = plan_upgrade(engine, metadata)
     lost = plan.destructive
     if lost and not allow_destructive:
-        listing = "; ".join(f"{s.kind} {s.table}" + (f" ({s.detail})" if s.detail else "")
-                            for s in lost)
+        listing = "; ".join(
+            f"{s.kind} {s.table}" + (f" ({s.detail})" if s.detail else "") for s in lost
+        )
         raise DestructiveMigration(
             f"the strategy change would lose data: {listing}. Back up the database and run "
             "`tietotie db upgrade --allow-destructive` if that is intended",
-            steps=[s.__dict__ for s in lost])
+            steps=[s.__dict__ for s in lost],
+        )
     now = datetime.now(UTC)
     with engine.begin() as conn:
         _registry_metadata.create_all(conn)
@@ -207,7 +224,8 @@ def upgrade(engine: Engine, metadata: MetaData, *, allow_destructive: bool = Fal
 def _apply(ops: Operations, op: Any, *, sqlite: bool) -> None:
     if isinstance(op, aops.ModifyTableOps):
         needs_batch = sqlite and any(
-            isinstance(o, aops.AlterColumnOp | aops.DropColumnOp) for o in op.ops)
+            isinstance(o, aops.AlterColumnOp | aops.DropColumnOp) for o in op.ops
+        )
         if needs_batch:
             # SQLite cannot alter columns in place: Alembic copies the table (batch mode).
             with ops.batch_alter_table(op.table_name, schema=op.schema) as batch:

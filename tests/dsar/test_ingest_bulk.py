@@ -24,19 +24,28 @@ def test_record_ids_are_distinct_uuid4_hex() -> None:
 
 
 def _row(rid: str, subject_id: str, now: datetime, **values) -> dict:
-    return {"id": rid, "subject_id": subject_id, "source": "service-desk", "collected_at": now,
-            "updated_at": now, "retention_until": now + timedelta(days=3650),
-            "provenance": {k: ["service-desk", now.isoformat()] for k in values}, **values}
+    return {
+        "id": rid,
+        "subject_id": subject_id,
+        "source": "service-desk",
+        "collected_at": now,
+        "updated_at": now,
+        "retention_until": now + timedelta(days=3650),
+        "provenance": {k: ["service-desk", now.isoformat()] for k in values},
+        **values,
+    }
 
 
 def _stored(engine, table: str, rid: str) -> tuple:
     """The row as the database holds it (no type conversion on the way out), without its id."""
     with engine.connect() as conn:
-        every = list(conn.execute(text(f"SELECT * FROM {table} WHERE id = :id"),
-                                  {"id": rid}).keys())
+        every = list(
+            conn.execute(text(f"SELECT * FROM {table} WHERE id = :id"), {"id": rid}).keys()
+        )
         columns = [c for c in every if c != "id"]
-        row = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id"),
-                           {"id": rid}).one()
+        row = conn.execute(
+            text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id"), {"id": rid}
+        ).one()
     return tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
 
 
@@ -49,13 +58,27 @@ def test_insert_rows_stores_exactly_what_a_core_insert_stores(store, engine) -> 
     visits = store.tables.table("visit")
     storage = store.tables.table("tyre_storage")
     vehicles = store.tables.table("vehicle")
-    customer = dict(name="Anna", email="anna@example.fi", phone="+358401234567",
-                    branch="espoo", customer_since=date(2019, 5, 2),
-                    accessibility_need=b"f1.opaque")
-    visit = dict(visited_at=datetime(2026, 3, 1, 8, tzinfo=UTC), service_type="repair",
-                 amount_eur=Decimal("149.9"), mileage_km=123456)
-    tyres = dict(season="winter", studded=True, tread_depth_mm=Decimal("6.5"),
-                 stored_since=date(2025, 10, 1), fee_eur=Decimal("69"))
+    customer = dict(
+        name="Anna",
+        email="anna@example.fi",
+        phone="+358401234567",
+        branch="espoo",
+        customer_since=date(2019, 5, 2),
+        accessibility_need=b"f1.opaque",
+    )
+    visit = dict(
+        visited_at=datetime(2026, 3, 1, 8, tzinfo=UTC),
+        service_type="repair",
+        amount_eur=Decimal("149.9"),
+        mileage_km=123456,
+    )
+    tyres = dict(
+        season="winter",
+        studded=True,
+        tread_depth_mm=Decimal("6.5"),
+        stored_since=date(2025, 10, 1),
+        fee_eur=Decimal("69"),
+    )
     vehicle, ben = new_ids(2)
     pairs: list[tuple[str, str, str]] = []
     with transaction(engine) as session:
@@ -73,14 +96,17 @@ def test_insert_rows_stores_exactly_what_a_core_insert_stores(store, engine) -> 
     with engine.connect() as conn:
         stored = conn.execute(select(customers).where(customers.c.id == ben)).one()._mapping
     assert stored["email"] is None and stored["provenance"] == {
-        "name": ["service-desk", now.isoformat()], "branch": ["service-desk", now.isoformat()]}
+        "name": ["service-desk", now.isoformat()],
+        "branch": ["service-desk", now.isoformat()],
+    }
 
 
 def test_an_import_leaves_the_garbage_collector_as_it_found_it(store, engine, tmp_path) -> None:
     """Collection is paused during an import only: on before means on after, off stays off."""
     path = tmp_path / "c.csv"
-    path.write_text("name,email,phone,branch\nAnna,anna@example.fi,0401234567,espoo\n",
-                    encoding="utf-8")
+    path.write_text(
+        "name,email,phone,branch\nAnna,anna@example.fi,0401234567,espoo\n", encoding="utf-8"
+    )
     sessions = session_factory(engine)
     assert gc.isenabled()
     import_file(sessions, store, path, entity="customer", source="service-desk")

@@ -42,9 +42,12 @@ def test_first_upgrade_creates_everything_and_a_second_finds_nothing(engine) -> 
 def test_a_new_field_is_added_as_a_column(engine, tmp_path) -> None:
     """Adding a field to the strategy adds its column."""
     upgrade(engine, _metadata(BUNDLED))
-    changed = _variant(tmp_path, "city: {type: string, category: location}",
-                       "city: {type: string, category: location}\n"
-                       "        country: {type: country, category: location}")
+    changed = _variant(
+        tmp_path,
+        "city: {type: string, category: location}",
+        "city: {type: string, category: location}\n"
+        "        country: {type: country, category: location}",
+    )
     plan = upgrade(engine, _metadata(changed))
     assert [(s.kind, s.table) for s in plan.steps] == [("add column", "customer")]
     assert "country" in {c["name"] for c in inspect(engine).get_columns("customer")}

@@ -14,8 +14,12 @@ from dsar.records import RecordStore, find_subject, ingest, read_subject
 from kernel.db import transaction
 from kernel.errors import NotFound, RecordError, ValidationFailed
 
-ANNA = {"name": "Anna Virtanen", "email": "Anna@Example.fi", "phone": "040 123 4567",
-        "branch": "espoo"}
+ANNA = {
+    "name": "Anna Virtanen",
+    "email": "Anna@Example.fi",
+    "phone": "040 123 4567",
+    "branch": "espoo",
+}
 
 
 def _customer(session, store: RecordStore, **extra):
@@ -41,8 +45,13 @@ def test_match_on_merges_a_second_booking_and_keeps_earlier_provenance(store, en
     """A phone booking by the same person merges into the customer found by phone."""
     with transaction(engine) as session:
         first = _customer(session, store)
-        second = ingest(session, store, "customer", source="phone-booking",
-                        values={"name": "Anna V.", "phone": "+358401234567", "branch": "vantaa"})
+        second = ingest(
+            session,
+            store,
+            "customer",
+            source="phone-booking",
+            values={"name": "Anna V.", "phone": "+358401234567", "branch": "vantaa"},
+        )
         (customer,) = read_subject(session, store, first.subject_id)["customer"]
         count = len(session.execute(select(store.tables.subject_table.c.id)).all())
     assert second.merged is True and second.subject_id == first.subject_id
@@ -83,25 +92,62 @@ def test_children_need_an_existing_subject(store, engine) -> None:
         with pytest.raises(RecordError, match="need their subject"):
             ingest(session, store, "vehicle", source="booking-form", values={"plate": "ABC-1"})
         with pytest.raises(NotFound, match="no customer with email"):
-            ingest(session, store, "vehicle", source="booking-form",
-                   subject={"email": "nobody@example.fi"}, values={"plate": "ABC-1"})
+            ingest(
+                session,
+                store,
+                "vehicle",
+                source="booking-form",
+                subject={"email": "nobody@example.fi"},
+                values={"plate": "ABC-1"},
+            )
 
 
 def test_grandchildren_attach_to_the_single_parent_or_the_named_one(store, engine) -> None:
     """tyre_storage goes to the subject's only vehicle; with two vehicles, parent is required."""
     with transaction(engine) as session:
         subject = _customer(session, store).subject_id
-        car = ingest(session, store, "vehicle", source="booking-form",
-                     subject={"email": "anna@example.fi"}, values={"plate": "ABC-123"})
-        stored = ingest(session, store, "tyre_storage", source="service-desk",
-                        subject={"id": subject}, values={"season": "winter"})
-        ingest(session, store, "vehicle", source="service-desk", subject={"id": subject},
-               values={"plate": "XYZ-9"})
+        car = ingest(
+            session,
+            store,
+            "vehicle",
+            source="booking-form",
+            subject={"email": "anna@example.fi"},
+            values={"plate": "ABC-123"},
+        )
+        stored = ingest(
+            session,
+            store,
+            "tyre_storage",
+            source="service-desk",
+            subject={"id": subject},
+            values={"season": "winter"},
+        )
+        ingest(
+            session,
+            store,
+            "vehicle",
+            source="service-desk",
+            subject={"id": subject},
+            values={"plate": "XYZ-9"},
+        )
         with pytest.raises(RecordError, match="has 2 vehicle records"):
-            ingest(session, store, "tyre_storage", source="service-desk",
-                   subject={"id": subject}, values={"season": "summer"})
-        named = ingest(session, store, "tyre_storage", source="service-desk",
-                       subject={"id": subject}, parent=car.record_id, values={"season": "summer"})
+            ingest(
+                session,
+                store,
+                "tyre_storage",
+                source="service-desk",
+                subject={"id": subject},
+                values={"season": "summer"},
+            )
+        named = ingest(
+            session,
+            store,
+            "tyre_storage",
+            source="service-desk",
+            subject={"id": subject},
+            parent=car.record_id,
+            values={"season": "summer"},
+        )
         records = read_subject(session, store, subject)
     parents = {r.id: r.parent_id for r in records["tyre_storage"]}
     assert parents == {stored.record_id: car.record_id, named.record_id: car.record_id}
@@ -111,11 +157,18 @@ def test_encrypted_fields_are_ciphertext_at_rest_and_readable_back(store, engine
     """A plate and a health note are stored encrypted, yet read back in clear."""
     with transaction(engine) as session:
         subject = _customer(session, store, accessibility_need="Pyörätuoli").subject_id
-        ingest(session, store, "vehicle", source="booking-form", subject={"id": subject},
-               values={"plate": "ABC-123"})
+        ingest(
+            session,
+            store,
+            "vehicle",
+            source="booking-form",
+            subject={"id": subject},
+            values={"plate": "ABC-123"},
+        )
         raw = session.execute(select(store.tables.table("vehicle").c.plate)).scalar_one()
         raw_need = session.execute(
-            select(store.tables.subject_table.c.accessibility_need)).scalar_one()
+            select(store.tables.subject_table.c.accessibility_need)
+        ).scalar_one()
         records = read_subject(session, store, subject)
     assert b"ABC-123" not in bytes(raw) and b"Py" not in bytes(raw_need)
     assert records["vehicle"][0].values["plate"] == "ABC-123"
@@ -134,26 +187,42 @@ def test_subjects_are_found_by_an_identifier_in_any_spelling(store, engine) -> N
 
 
 _VISITS = st.fixed_dictionaries(
-    {"visited_at": st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1),
-                                timezones=st.just(UTC)),
-     "service_type": st.sampled_from(["tyre_change", "repair", "maintenance"])},
-    optional={"amount_eur": st.decimals(min_value=Decimal("0"), max_value=Decimal("99999999"),
-                                        places=2, allow_nan=False, allow_infinity=False),
-              "payment_method": st.sampled_from(["card", "cash"]),
-              "invoice_number": st.text(alphabet="ABC0123456789-", min_size=1, max_size=20)})
+    {
+        "visited_at": st.datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)
+        ),
+        "service_type": st.sampled_from(["tyre_change", "repair", "maintenance"]),
+    },
+    optional={
+        "amount_eur": st.decimals(
+            min_value=Decimal("0"),
+            max_value=Decimal("99999999"),
+            places=2,
+            allow_nan=False,
+            allow_infinity=False,
+        ),
+        "payment_method": st.sampled_from(["card", "cash"]),
+        "invoice_number": st.text(alphabet="ABC0123456789-", min_size=1, max_size=20),
+    },
+)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(values=_VISITS)
 def test_a_record_round_trips_through_the_tables_unchanged(store, engine, values) -> None:
     """What is stored is what comes back: the normalised values, exactly."""
     with transaction(engine) as session:
-        subject = find_subject(session, store, {"email": "anna@example.fi"}) or \
-            _customer(session, store).subject_id
-        result = ingest(session, store, "visit", source="service-desk", subject={"id": subject},
-                        values=values)
-        (visit,) = [v for v in read_subject(session, store, subject)["visit"]
-                    if v.id == result.record_id]
+        subject = (
+            find_subject(session, store, {"email": "anna@example.fi"})
+            or _customer(session, store).subject_id
+        )
+        result = ingest(
+            session, store, "visit", source="service-desk", subject={"id": subject}, values=values
+        )
+        (visit,) = [
+            v for v in read_subject(session, store, subject)["visit"] if v.id == result.record_id
+        ]
     expected = store.models.validate("visit", values, partial=True)
     assert visit.values == expected

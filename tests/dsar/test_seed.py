@@ -32,9 +32,7 @@ def _subjects(engine: Engine, store: RecordStore) -> list[dict[str, Any]]:
             records = read_subject(session, store, sid)
             out.append(
                 {
-                    entity: sorted(
-                        sorted((k, str(v)) for k, v in r.values.items()) for r in recs
-                    )
+                    entity: sorted(sorted((k, str(v)) for k, v in r.values.items()) for r in recs)
                     for entity, recs in records.items()
                 }
             )

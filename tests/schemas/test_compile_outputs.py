@@ -35,14 +35,16 @@ def test_compile_writes_valid_json_schemas_with_annotations(tmp_path: Path) -> N
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     assert validator.is_valid({"name": "Anna", "phone": "+358401234567", "branch": "espoo"})
     assert not validator.is_valid({"name": "Anna", "phone": "+358401234567", "branch": "oulu"})
-    assert not validator.is_valid({"name": "Anna", "phone": "+358", "branch": "espoo",
-                                   "shoe_size": 38})
+    assert not validator.is_valid(
+        {"name": "Anna", "phone": "+358", "branch": "espoo", "shoe_size": 38}
+    )
 
 
 def test_ropa_lists_every_use_with_the_article_30_items(tmp_path: Path) -> None:
     """The RoPA has one activity per use, with basis, recipients, retention and measures."""
-    result = runner.invoke(get_app(), ["compile", "--strategy", str(BUNDLED), "--out",
-                                       str(tmp_path)])
+    result = runner.invoke(
+        get_app(), ["compile", "--strategy", str(BUNDLED), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     strategy = load_strategy(BUNDLED).strategy
     assert strategy is not None
@@ -67,8 +69,9 @@ def test_build_ropa_reports_transfers_outside_the_eea_with_their_safeguard() -> 
     strategy = load_strategy(MINIMAL).strategy
     assert strategy is not None
     service = next(e for e in build_ropa(strategy) if e.activity == "service")
-    assert [(t.id, t.country, t.transfer_safeguard) for t in service.third_country_transfers] \
-        == [("texter", "US", "standard_contractual_clauses")]
+    assert [(t.id, t.country, t.transfer_safeguard) for t in service.third_country_transfers] == [
+        ("texter", "US", "standard_contractual_clauses")
+    ]
 
 
 def test_compile_refuses_a_strategy_with_errors_and_prints_them(tmp_path: Path) -> None:

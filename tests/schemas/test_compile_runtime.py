@@ -77,8 +77,9 @@ def test_enum_values_match_case_insensitively_but_are_stored_as_declared() -> No
 def test_unknown_fields_are_refused_naming_entity_and_field() -> None:
     """A field the strategy does not declare is refused, named as entity.field."""
     with pytest.raises(ValidationFailed) as caught:
-        MODELS.validate("customer", {"name": "Anna", "phone": "0401234567", "branch": "espoo",
-                                     "shoe_size": 38})
+        MODELS.validate(
+            "customer", {"name": "Anna", "phone": "0401234567", "branch": "espoo", "shoe_size": 38}
+        )
     assert "customer.shoe_size is not a field of customer" in caught.value.message
     assert caught.value.context["problems"][0]["field"] == "customer.shoe_size"
 
@@ -92,24 +93,39 @@ def test_required_fields_are_needed_for_new_records_but_not_for_updates() -> Non
 
 _PHONES = st.sampled_from(["040 123 4567", "+358 50 765 4321", "0451234567", "+46701234567"])
 _EMAILS = st.from_regex(r"[A-Za-z0-9._]{1,20}@[A-Za-z0-9]{1,10}\.(fi|com|SE)", fullmatch=True)
-_DECIMALS = st.decimals(min_value=Decimal("-99999999999"), max_value=Decimal("99999999999"),
-                        places=4, allow_nan=False, allow_infinity=False)
-_MOMENTS = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1),
-                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=3)),
-                                                   timezone(timedelta(hours=-5))]))
+_DECIMALS = st.decimals(
+    min_value=Decimal("-99999999999"),
+    max_value=Decimal("99999999999"),
+    places=4,
+    allow_nan=False,
+    allow_infinity=False,
+)
+_MOMENTS = st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-5))]),
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.one_of(
-    st.tuples(st.just(FieldType.PHONE), _PHONES),
-    st.tuples(st.just(FieldType.EMAIL), _EMAILS),
-    st.tuples(st.just(FieldType.DECIMAL), _DECIMALS),
-    st.tuples(st.just(FieldType.DATETIME), _MOMENTS),
-    st.tuples(st.just(FieldType.STRING), st.text(min_size=1, max_size=50).filter(
-        lambda s: s.strip() and "\n" not in s and "\r" not in s)),
-    st.tuples(st.just(FieldType.COUNTRY), st.sampled_from(["fi", "Sweden", "DEU", "EE"])),
-    st.tuples(st.just(FieldType.POSTAL_CODE), st.from_regex(r"[0-9A-Za-z]{2,5}", fullmatch=True)),
-))
+@given(
+    st.one_of(
+        st.tuples(st.just(FieldType.PHONE), _PHONES),
+        st.tuples(st.just(FieldType.EMAIL), _EMAILS),
+        st.tuples(st.just(FieldType.DECIMAL), _DECIMALS),
+        st.tuples(st.just(FieldType.DATETIME), _MOMENTS),
+        st.tuples(
+            st.just(FieldType.STRING),
+            st.text(min_size=1, max_size=50).filter(
+                lambda s: s.strip() and "\n" not in s and "\r" not in s
+            ),
+        ),
+        st.tuples(st.just(FieldType.COUNTRY), st.sampled_from(["fi", "Sweden", "DEU", "EE"])),
+        st.tuples(
+            st.just(FieldType.POSTAL_CODE), st.from_regex(r"[0-9A-Za-z]{2,5}", fullmatch=True)
+        ),
+    )
+)
 def test_normalisation_is_idempotent(case) -> None:
     """Normalising a canonical value gives it back unchanged."""
     ftype, value = case

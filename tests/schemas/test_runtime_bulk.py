@@ -20,19 +20,41 @@ assert _LOADED is not None
 STRATEGY = _LOADED
 MODELS = build_models(STRATEGY)
 COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
-_TYPES = [getattr(phonenumbers.PhoneNumberType, name) for name in (
-    "FIXED_LINE", "MOBILE", "TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "VOIP",
-    "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL")]
+_TYPES = [
+    getattr(phonenumbers.PhoneNumberType, name)
+    for name in (
+        "FIXED_LINE",
+        "MOBILE",
+        "TOLL_FREE",
+        "PREMIUM_RATE",
+        "SHARED_COST",
+        "VOIP",
+        "PERSONAL_NUMBER",
+        "PAGER",
+        "UAN",
+        "VOICEMAIL",
+    )
+]
 
 
 def _examples() -> list[str]:
     """phonenumbers' own example number of every region and type, in E.164."""
-    numbers = [phonenumbers.example_number_for_type(region, kind)
-               for region in sorted(phonenumbers.SUPPORTED_REGIONS) for kind in _TYPES]
-    numbers += [phonenumbers.example_number_for_non_geo_entity(code)
-                for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)]
-    return sorted({phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
-                   for n in numbers if n is not None})
+    numbers = [
+        phonenumbers.example_number_for_type(region, kind)
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+        for kind in _TYPES
+    ]
+    numbers += [
+        phonenumbers.example_number_for_non_geo_entity(code)
+        for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)
+    ]
+    return sorted(
+        {
+            phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+            for n in numbers
+            if n is not None
+        }
+    )
 
 
 EXAMPLES = _examples()
@@ -81,12 +103,24 @@ def test_any_plus_and_digits_reads_as_phonenumbers_reads_it(code: int, rest: str
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(
-    st.sampled_from(EXAMPLES),
-    st.from_regex(r"\+?[0-9 ()-]{4,18}", fullmatch=True),
-    st.sampled_from(["040 123 4567", "+358 40 123 4567", "(09) 123 4567", "0401234567",
-                     "+3580401234567", "12", "+1 202 555 0143", "358401234567"]),
-))
+@given(
+    st.one_of(
+        st.sampled_from(EXAMPLES),
+        st.from_regex(r"\+?[0-9 ()-]{4,18}", fullmatch=True),
+        st.sampled_from(
+            [
+                "040 123 4567",
+                "+358 40 123 4567",
+                "(09) 123 4567",
+                "0401234567",
+                "+3580401234567",
+                "12",
+                "+1 202 555 0143",
+                "358401234567",
+            ]
+        ),
+    )
+)
 def test_the_phone_cache_does_not_change_what_a_phone_number_normalises_to(text: str) -> None:
     """A cached normalisation (asked twice) equals a plain phonenumbers parse each time."""
     expected = phones.phone_full(text.strip(), "FI")
@@ -122,8 +156,8 @@ def _records(entity: str) -> st.SearchStrategy[dict[str, Any]]:
     names = [n for n in _VALUES if n in STRATEGY.index.entities[entity].fields]
     names.append("shoe_size")  # not a field of any entity
     return st.dictionaries(st.sampled_from(names), st.none(), max_size=len(names)).flatmap(
-        lambda keys: st.fixed_dictionaries(
-            {k: st.sampled_from(_VALUES[k]) for k in keys}))
+        lambda keys: st.fixed_dictionaries({k: st.sampled_from(_VALUES[k]) for k in keys})
+    )
 
 
 def _single(entity: str, values: dict[str, Any], partial: bool) -> dict[str, Any] | tuple:
@@ -140,8 +174,11 @@ def _bulk(result: dict[str, Any] | ValidationFailed) -> dict[str, Any] | tuple:
 
 
 @settings(max_examples=150, deadline=None)
-@given(entity=st.sampled_from(["customer", "visit", "tyre_storage"]), data=st.data(),
-       partial=st.booleans())
+@given(
+    entity=st.sampled_from(["customer", "visit", "tyre_storage"]),
+    data=st.data(),
+    partial=st.booleans(),
+)
 def test_validate_many_gives_each_record_what_validate_gives_it(entity, data, partial) -> None:
     """Values, their order and types, and every error message match the per-record model."""
     batch = data.draw(st.lists(_records(entity), max_size=8))

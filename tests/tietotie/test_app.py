@@ -22,8 +22,13 @@ from tietotie.settings import Settings
 
 
 def _settings(tmp_path: Path, strategy: Path = BUNDLED) -> Settings:
-    return Settings(strategy=strategy, database_url=f"sqlite:///{tmp_path / 'api.db'}",
-                    var_dir=tmp_path, key_file=tmp_path / "master.key", environment="test")
+    return Settings(
+        strategy=strategy,
+        database_url=f"sqlite:///{tmp_path / 'api.db'}",
+        var_dir=tmp_path,
+        key_file=tmp_path / "master.key",
+        environment="test",
+    )
 
 
 @pytest.fixture
@@ -48,9 +53,15 @@ def _token(client: TestClient, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-ANNA: dict[str, Any] = {"source": "booking-form",
-        "values": {"name": "Anna Virtanen", "email": "anna@example.fi", "phone": "0401234567",
-                   "branch": "espoo"}}
+ANNA: dict[str, Any] = {
+    "source": "booking-form",
+    "values": {
+        "name": "Anna Virtanen",
+        "email": "anna@example.fi",
+        "phone": "0401234567",
+        "branch": "espoo",
+    },
+}
 
 
 def test_health_names_the_loaded_strategy(client: TestClient) -> None:
@@ -66,20 +77,31 @@ def test_posting_a_record_stores_and_then_merges_it(client: TestClient) -> None:
     owner = _token(client, "owner")
     first = client.post("/v1/records/customer", json=ANNA, headers=owner)
     assert first.status_code == 201
-    again = client.post("/v1/records/customer", headers=owner, json={
-        "source": "phone-booking", "values": {"name": "Anna", "phone": "+358401234567",
-                                              "branch": "espoo"}})
+    again = client.post(
+        "/v1/records/customer",
+        headers=owner,
+        json={
+            "source": "phone-booking",
+            "values": {"name": "Anna", "phone": "+358401234567", "branch": "espoo"},
+        },
+    )
     assert again.status_code == 201
-    assert again.json() == {"subject_id": first.json()["subject_id"],
-                            "record_id": first.json()["subject_id"], "merged": True}
+    assert again.json() == {
+        "subject_id": first.json()["subject_id"],
+        "record_id": first.json()["subject_id"],
+        "merged": True,
+    }
 
 
 def test_errors_are_json_with_a_code_and_detail(client: TestClient) -> None:
     """No token is 401, an undeclared field 422, a malformed body 422: all one JSON shape."""
     assert client.post("/v1/records/customer", json=ANNA).json()["error"] == "unauthorised"
     owner = _token(client, "owner")
-    bad = client.post("/v1/records/customer", headers=owner,
-                      json={**ANNA, "values": {**ANNA["values"], "shoe_size": 38}})
+    bad = client.post(
+        "/v1/records/customer",
+        headers=owner,
+        json={**ANNA, "values": {**ANNA["values"], "shoe_size": 38}},
+    )
     assert bad.status_code == 422 and bad.json()["error"] == "record_refused"
     assert "customer.shoe_size" in bad.json()["detail"]
     malformed = client.post("/v1/records/customer", headers=owner, json={"values": {}})
@@ -90,8 +112,7 @@ def test_errors_are_json_with_a_code_and_detail(client: TestClient) -> None:
 
 def test_a_role_without_write_access_cannot_store(client: TestClient) -> None:
     """marketing has no write grant on customers: 403 naming the fields."""
-    response = client.post("/v1/records/customer", json=ANNA,
-                           headers=_token(client, "marketing"))
+    response = client.post("/v1/records/customer", json=ANNA, headers=_token(client, "marketing"))
     assert response.status_code == 403 and response.json()["error"] == "access_denied"
 
 
@@ -99,19 +120,29 @@ def test_reads_are_filtered_by_role_and_purpose(client: TestClient) -> None:
     """The owner reads in clear for service history; marketing sees the name masked."""
     owner = _token(client, "owner")
     subject = client.post("/v1/records/customer", json=ANNA, headers=owner).json()["subject_id"]
-    found = client.get("/v1/subjects", headers=owner,
-                       params={"email": "ANNA@example.fi", "purpose": "service-history"})
+    found = client.get(
+        "/v1/subjects",
+        headers=owner,
+        params={"email": "ANNA@example.fi", "purpose": "service-history"},
+    )
     assert found.json()["subject_id"] == subject
-    full = client.get(f"/v1/subjects/{subject}", headers=owner,
-                      params={"purpose": "service-history"}).json()
+    full = client.get(
+        f"/v1/subjects/{subject}", headers=owner, params={"purpose": "service-history"}
+    ).json()
     assert full["records"]["customer"][0]["values"]["name"] == "Anna Virtanen"
-    marketing = client.get(f"/v1/subjects/{subject}", headers=_token(client, "marketing"),
-                           params={"purpose": "seasonal-reminders"}).json()
+    marketing = client.get(
+        f"/v1/subjects/{subject}",
+        headers=_token(client, "marketing"),
+        params={"purpose": "seasonal-reminders"},
+    ).json()
     name = marketing["records"]["customer"][0]["values"]["name"]
     assert name["masked"] is True and name["value"] != "Anna Virtanen"
     assert "customer.name" in marketing["masked"]
-    refused = client.get(f"/v1/subjects/{subject}", headers=_token(client, "marketing"),
-                         params={"purpose": "bookkeeping"})
+    refused = client.get(
+        f"/v1/subjects/{subject}",
+        headers=_token(client, "marketing"),
+        params={"purpose": "bookkeeping"},
+    )
     assert refused.status_code == 403
 
 

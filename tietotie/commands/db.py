@@ -26,12 +26,16 @@ def register(app: typer.Typer) -> None:
     @group.command("upgrade")
     def upgrade_command(
         strategy: StrategyOption = None,
-        allow_destructive: Annotated[bool, typer.Option(
-            "--allow-destructive", help="Also drop tables/columns and narrow types.")] = False,
-        dry_run: Annotated[bool, typer.Option(
-            "--dry-run", help="Print the generated migration; change nothing.")] = False,
-        database_url: Annotated[str | None, typer.Option(
-            "--database-url", help="Default: TIETOTIE_DATABASE_URL.")] = None,
+        allow_destructive: Annotated[
+            bool,
+            typer.Option("--allow-destructive", help="Also drop tables/columns and narrow types."),
+        ] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Print the generated migration; change nothing.")
+        ] = False,
+        database_url: Annotated[
+            str | None, typer.Option("--database-url", help="Default: TIETOTIE_DATABASE_URL.")
+        ] = None,
     ) -> None:
         """Apply additive changes; refuse destructive ones (listing what would be lost)."""
         console = Console(highlight=False, soft_wrap=True)

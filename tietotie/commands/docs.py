@@ -136,9 +136,7 @@ def serve_command(
     figures = _figures(path, with_data, k)
     with _mkdocs_log(False):
         try:
-            serve_site(
-                strategy=path, config_file=config_file, dev_addr=dev_addr, figures=figures
-            )
+            serve_site(strategy=path, config_file=config_file, dev_addr=dev_addr, figures=figures)
         except DocsBuildError as exc:
             typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from exc

@@ -35,22 +35,40 @@ __all__ = ["register"]
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def _held(engine: Engine, store: RecordStore) -> dict[str, int]:
     """Rows per entity already in the database."""
     with engine.connect() as connection:
-        return {e: int(connection.execute(select(func.count()).select_from(
-                    store.tables.table(e))).scalar_one()) for e in store.tables.order()}
+        return {
+            e: int(
+                connection.execute(
+                    select(func.count()).select_from(store.tables.table(e))
+                ).scalar_one()
+            )
+            for e in store.tables.order()
+        }
 
 
 def _import_progress(console: Console) -> Progress:
     """The share of the file read, and the rows written so far."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                    TextColumn("{task.fields[rows]:,} rows written"), TimeElapsedColumn(),
-                    console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rows]:,} rows written"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -58,15 +76,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command("import")
     def import_command(
-        file: Annotated[Path, typer.Argument(help="CSV or JSON Lines (.jsonl) file.",
-                                             exists=True, dir_okay=False)],
+        file: Annotated[
+            Path,
+            typer.Argument(help="CSV or JSON Lines (.jsonl) file.", exists=True, dir_okay=False),
+        ],
         entity: Annotated[str, typer.Option("--entity", "-e", help="Entity of the rows.")],
         source: Annotated[str, typer.Option("--source", help="Source id that collected them.")],
-        skip_invalid: Annotated[bool, typer.Option(
-            "--skip-invalid", help="Import the good rows; bad ones go to the reject file.",
-        )] = False,
-        reject_file: Annotated[Path | None, typer.Option(
-            "--reject-file", help="Where bad rows go (default FILE.rejects.EXT).")] = None,
+        skip_invalid: Annotated[
+            bool,
+            typer.Option(
+                "--skip-invalid",
+                help="Import the good rows; bad ones go to the reject file.",
+            ),
+        ] = False,
+        reject_file: Annotated[
+            Path | None,
+            typer.Option("--reject-file", help="Where bad rows go (default FILE.rejects.EXT)."),
+        ] = None,
         strategy: StrategyOption = None,
     ) -> None:
         """Validate and write every row in one transaction: all of them, or nothing."""
@@ -87,13 +113,21 @@ def register(app: typer.Typer) -> None:
                     bar.update(task, rows=written[0])
 
                 result = import_file(
-                    session_factory(engine), store, file, entity=entity, source=source,
-                    skip_invalid=skip_invalid, reject_file=reject_file,
+                    session_factory(engine),
+                    store,
+                    file,
+                    entity=entity,
+                    source=source,
+                    skip_invalid=skip_invalid,
+                    reject_file=reject_file,
                     on_read=lambda done, size: bar.update(task, completed=done, total=size),
-                    on_written=wrote)
+                    on_written=wrote,
+                )
         except ImportRejected as exc:
-            console.print(f"[red]refused[/red]: {len(exc.context.get('rows', []))} invalid "
-                          "row(s); nothing was imported")
+            console.print(
+                f"[red]refused[/red]: {len(exc.context.get('rows', []))} invalid "
+                "row(s); nothing was imported"
+            )
             for row in exc.context.get("rows", [])[:50]:
                 console.print(f"  row {row['row']}: {escape(row['reason'])}")
             raise typer.Exit(1) from None
@@ -104,8 +138,10 @@ def register(app: typer.Typer) -> None:
             engine.dispose()
         seconds = time.perf_counter() - started
         rate = result.rows / seconds if seconds else 0.0
-        console.print(f"{result.rows} rows: {result.inserted} new, {result.merged} merged, "
-                      f"{result.rejected} rejected in {seconds:.1f} s ({rate:,.0f} rows/s)")
+        console.print(
+            f"{result.rows} rows: {result.inserted} new, {result.merged} merged, "
+            f"{result.rejected} rejected in {seconds:.1f} s ({rate:,.0f} rows/s)"
+        )
         if result.reject_file is not None:
             console.print(f"rejected rows written to {escape(str(result.reject_file))}")
 
@@ -114,8 +150,9 @@ def register(app: typer.Typer) -> None:
 
     @demo.command("seed")
     def seed_command(
-        customers: Annotated[int, typer.Option("--customers", "-n", min=1,
-                                               help="How many subjects.")],
+        customers: Annotated[
+            int, typer.Option("--customers", "-n", min=1, help="How many subjects.")
+        ],
         seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
         strategy: StrategyOption = None,
     ) -> None:
@@ -129,20 +166,29 @@ def register(app: typer.Typer) -> None:
             store = RecordStore(loaded, crypto=open_field_crypto(settings))
             held = _held(engine, store)
             if held.get(store.subject_entity):
-                console.print(f"the database already holds {held[store.subject_entity]} "
-                              f"{store.subject_entity} records: numbering continues after them, "
-                              "so no email or phone number repeats")
+                console.print(
+                    f"the database already holds {held[store.subject_entity]} "
+                    f"{store.subject_entity} records: numbering continues after them, "
+                    "so no email or phone number repeats"
+                )
             with _progress(console) as bar:
                 task = bar.add_task("seeding", total=customers)
-                result = seed(session_factory(engine), store, customers=customers,
-                              seed_value=seed_value, progress=lambda n: bar.advance(task, n),
-                              after=held)
+                result = seed(
+                    session_factory(engine),
+                    store,
+                    customers=customers,
+                    seed_value=seed_value,
+                    progress=lambda n: bar.advance(task, n),
+                    after=held,
+                )
         except TietotieError as exc:
             console.print(f"[red]error[/red]: {escape(exc.message)}")
             raise typer.Exit(1) from None
         finally:
             engine.dispose()
         per_table = ", ".join(f"{n} {e}" for e, n in result.rows.items())
-        console.print(f"seeded {per_table} in {result.seconds:.1f} s "
-                      f"({result.customers / result.seconds:,.0f} customers/s, "
-                      f"{result.total_rows / result.seconds:,.0f} rows/s)")
+        console.print(
+            f"seeded {per_table} in {result.seconds:.1f} s "
+            f"({result.customers / result.seconds:,.0f} customers/s, "
+            f"{result.total_rows / result.seconds:,.0f} rows/s)"
+        )

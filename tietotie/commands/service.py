@@ -65,9 +65,7 @@ def register(app: typer.Typer) -> None:
     @audit.command("log")
     def audit_log(
         strategy: StrategyOption = None,
-        after: Annotated[
-            int, typer.Option(min=0, max=MAX_SEQ, help="Entries after this seq.")
-        ] = 0,
+        after: Annotated[int, typer.Option(min=0, max=MAX_SEQ, help="Entries after this seq.")] = 0,
         limit: Annotated[int, typer.Option(help="How many entries.")] = 50,
         request: Annotated[str | None, typer.Option(help="Only this request id.")] = None,
     ) -> None:
