@@ -20,6 +20,12 @@ in one pass over the subject table, never by a Python loop over subjects:
    role may read for the use (masked ones masked), nothing else; a role that does not hold
    the use is refused.
 
+One query gives every matched subject its reason (or none); the counts are tallied from it and
+the final audience is the ids it left without a reason, held by the run. So the counts, the
+export and the recorded sends are one decision, made once at the run's moment, even on a
+database whose later statements would see later commits; the export reads the fields of those
+ids only, a chunk at a time.
+
 Sends are recorded in the contact log (``dsar_contact_log``), which is what makes the cap hold
 across runs. A run counts the sends strictly before its moment, so the sends it records itself
 (stamped with that moment) never cap its own rows. Every run is one audit entry, counts only.
@@ -54,7 +60,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from access_policy.masking import mask_value
@@ -282,7 +287,7 @@ class AudienceCounts:
 
 @dataclass
 class AudienceRun:
-    """One computed audience: its counts now, its rows on demand (streamed from the database)."""
+    """One computed audience: its counts and final ids now, its rows on demand (read in chunks)."""
 
     activation: Activation
     role: str
@@ -293,6 +298,12 @@ class AudienceRun:
     sends_recorded: int = 0
     _store: RecordStore | None = field(default=None, repr=False)
     _select: Select[Any] | None = field(default=None, repr=False)
+    _ids: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def subject_ids(self) -> list[str]:
+        """The final audience: the subject ids the run decided on, sorted."""
+        return list(self._ids)
 
     @property
     def use(self) -> str:
@@ -325,9 +336,11 @@ class AudienceRun:
             c for c in self.columns[1:] if store.tables.columns[f"{subject}.{c}"].encrypted
         ]
         masked = set(self.masked)
-        result = session.execute(self._select.execution_options(yield_per=_CHUNK))
-        for chunk in result.partitions():
-            rows = [dict(zip(self.columns, r, strict=True)) for r in chunk]
+        sid = store.tables.subject_table.c.subject_id
+        for start in range(0, len(self._ids), _CHUNK):
+            chunk = self._ids[start : start + _CHUNK]
+            found = session.execute(self._select.where(sid.in_(chunk)).order_by(sid))
+            rows = [dict(zip(self.columns, r, strict=True)) for r in found]
             if encrypted:
                 _decrypt(store, rows, encrypted)
             for row in rows:
@@ -395,7 +408,7 @@ def audience(
 
     Refuses (:class:`PolicyError`) a role that does not hold the activation's use, and
     (:class:`NotFound`) an undeclared activation. With ``record_sends`` every subject of the
-    final audience gets one contact-log row stamped ``at`` (one ``INSERT … SELECT``). One audit
+    final audience gets one contact-log row stamped ``at`` (one bulk insert). One audit
     entry per run, counts only. The caller owns the transaction (and commits the sends).
     """
     strategy = store.strategy
@@ -432,21 +445,16 @@ def audience(
     if law.objected is not None:
         whens.append((sid.in_(law.objected), literal(Exclusion.OBJECTED.value)))
     reason = case(*whens, else_=after_consent)
-    reasons = select(reason.label("reason")).where(matched).subquery()
-    tally = {
-        str(r): int(n)
-        for r, n in session.execute(
-            select(reasons.c.reason, func.count()).group_by(reasons.c.reason)
-        )
-    }
-    excluded = {e.value: tally.get(e.value, 0) for e in Exclusion}
-    counts = AudienceCounts(matched=sum(tally.values()), excluded=excluded, final=tally.get("", 0))
+    tally = dict.fromkeys(["", *(e.value for e in Exclusion)], 0)
+    final_ids: list[str] = []
+    for subject_id, why in session.execute(select(sid, reason).where(matched)):
+        tally[why] += 1
+        if not why:
+            final_ids.append(subject_id)
+    final_ids.sort()
+    excluded = {e.value: tally[e.value] for e in Exclusion}
+    counts = AudienceCounts(matched=sum(tally.values()), excluded=excluded, final=tally[""])
 
-    # The final audience is the subjects whose reason is none, by the same expression that
-    # counted them, so the export and the sends always agree with the counts. The CASE makes
-    # the database test the reasons only for matched subjects: left to a plain AND, SQLite
-    # probes the lawfulness sets for every subject first.
-    final = case((matched, reason == literal("")), else_=false())
     visible = {
         ref: d
         for ref, d in policy.visible(role, act.use).items()
@@ -454,9 +462,7 @@ def audience(
     }
     names = [ref.partition(".")[2] for ref in visible]
     columns = ["subject_id", *names]
-    stmt = (
-        select(sid.label("subject_id"), *(subject.c[n] for n in names)).where(final).order_by(sid)
-    )
+    stmt = select(sid.label("subject_id"), *(subject.c[n] for n in names))
     run = AudienceRun(
         activation=act,
         role=role,
@@ -466,26 +472,10 @@ def audience(
         masked=[ref.partition(".")[2] for ref, d in visible.items() if d is Decision.MASK],
         _store=store,
         _select=stmt,
+        _ids=final_ids,
     )
     if record_sends:
-        log = contact_log.c
-        inserted = cast(
-            "CursorResult[Any]",
-            session.execute(
-                insert(contact_log).from_select(
-                    [log.subject_id, log.activation, log.channel, log.sent_at],
-                    select(
-                        sid,
-                        literal(act.id, String()),
-                        literal(str(act.channel), String()),
-                        literal(moment, UTCDateTime()),
-                    ).where(final),
-                ),
-                # INSERT … SELECT: drivers report the count only when asked to keep it.
-                execution_options={"preserve_rowcount": True},
-            ),
-        )
-        run.sends_recorded = int(inserted.rowcount or 0)
+        run.sends_recorded = record_send(session, act, final_ids, at=moment)
     if audit is not None:
         audit.append(
             session,

@@ -242,6 +242,29 @@ def test_a_run_does_not_cap_the_rows_it_records_itself(world: World) -> None:
     assert world.ids("worn-tyre-notice", role="service-advisor") == set()
 
 
+def test_the_counts_the_export_and_the_sends_are_one_decision(world: World) -> None:
+    """A consent withdrawn after the run decided does not change what that run exports: the
+    run holds its final ids. Its recorded sends are the same ids; the next run sees the
+    withdrawal."""
+    reached = [customer(world, f"r{n}@example.fi") for n in range(3)]
+    for sid in reached:
+        consent(world, sid)
+    policy = compile_policy(world.store.strategy)
+    with world.session() as session:
+        run = audience(session, world.store, policy, CAMPAIGN, role="marketing")
+        consent(world, reached[0], "withdrawn", at=NOW - timedelta(days=1))  # another session
+        exported = [r["subject_id"] for r in run.rows(session)]
+    assert run.counts.final == len(exported) == 3
+    assert exported == run.subject_ids == sorted(reached)
+    with world.session() as session:
+        later = audience(
+            session, world.store, policy, CAMPAIGN, role="marketing", record_sends=True
+        )
+        logged = set(session.scalars(select(contact_log.c.subject_id)))
+    assert later.counts.final == later.sends_recorded == 2
+    assert logged == set(later.subject_ids) == set(reached[1:])
+
+
 def test_record_send_logs_each_subject_once_per_call(world: World) -> None:
     """A bulk insert of the contact log: duplicates in the input count once."""
     activation = world.store.strategy.index.activations[CAMPAIGN]
