@@ -1,7 +1,7 @@
 """Campaign audiences that only reach whom the law allows, and the contact log behind the caps.
 
-An activation (7-activation.yaml) runs under one use. Its audience is computed by the database
-in one pass over the subject table, never by a Python loop over subjects:
+An activation (7-activation.yaml) runs under one use. Its audience is decided by the database
+in one pass over the subject table (Python only counts the answers, never tests a subject):
 
 1. **matched**: the ``where`` conditions, compiled by :func:`access_policy.rows.row_filter_sql`.
    Conditions on the subject entity test its columns; conditions on a child entity become one

@@ -61,7 +61,7 @@ def paused_gc() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sqlite_bulk_cache(session: Session) -> Iterator[None]:
-    """On SQLite, a page cache of 64 MiB for the session's connection while a batch is written.
+    """On SQLite, a page cache of 256 MiB for the session's connection while a batch is written.
 
     Inserts into indexes on random keys (record ids, identifiers) otherwise keep evicting the
     default 2 MiB cache; the connection gets its own size back afterwards.

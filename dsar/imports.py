@@ -34,7 +34,7 @@ from kernel.db import transaction
 from kernel.errors import RecordError
 from kernel.files import atomic_path
 
-__all__ = ["BATCH_ROWS", "ImportRejected", "ImportResult", "import_file", "iter_rows", "read_rows"]
+__all__ = ["BATCH_ROWS", "ImportRejected", "ImportResult", "import_file", "iter_rows"]
 
 BATCH_ROWS: Final = 50_000
 """Rows validated and written together; what an import holds in memory at once."""
@@ -148,16 +148,14 @@ def iter_rows(
     path = Path(path)
     total = path.stat().st_size
     shapes: dict[tuple[str, ...], list[str]] = {}  # the reference columns of each key set
-    encoding = "utf-8" if _is_jsonl(path) else "utf-8-sig"
+    jsonl = _is_jsonl(path)
     with (
         path.open("rb") as binary,
         io.TextIOWrapper(
-            binary,
-            encoding=encoding,
-            newline=None if _is_jsonl(path) else "",
+            binary, encoding="utf-8" if jsonl else "utf-8-sig", newline=None if jsonl else ""
         ) as fh,
     ):
-        raws = _raw_jsonl(path, fh) if _is_jsonl(path) else _raw_csv(path, fh)
+        raws = _raw_jsonl(path, fh) if jsonl else _raw_csv(path, fh)
         try:
             for count, (line, raw) in enumerate(raws, start=1):
                 shape = tuple(raw)
@@ -175,16 +173,6 @@ def iter_rows(
             ) from None
         if on_read is not None:
             on_read(total, total)
-
-
-def read_rows(path: Path) -> tuple[list[IncomingRow], list[dict[str, Any]]]:
-    """All the rows of a file (numbered from 1) and their raw forms: :func:`iter_rows`, held."""
-    rows: list[IncomingRow] = []
-    raws: list[dict[str, Any]] = []
-    for row, raw in iter_rows(path):
-        rows.append(row)
-        raws.append(raw)
-    return rows, raws
 
 
 def _check_columns(store: RecordStore, entity: str, rows: list[IncomingRow], path: Path) -> None:
@@ -259,13 +247,6 @@ def import_file(
         )
 
 
-@dataclass
-class _Tally:
-    rows: int = 0
-    inserted: int = 0
-    merged: int = 0
-
-
 def _import(
     sessions: sessionmaker[Session],
     store: RecordStore,
@@ -282,7 +263,7 @@ def _import(
     store.check_entity(entity)
     rows = iter_rows(path, on_read=on_read)
     now = datetime.now(UTC)  # one moment for the whole file, as for one batch
-    tally = _Tally()
+    seen = inserted = merged = 0
     rejected: list[Rejected] = []
     rejected_raws: dict[int, dict[str, Any]] = {}
     with transaction(sessions) as session, sqlite_bulk_cache(session):
@@ -297,15 +278,15 @@ def _import(
             # Written even after a bad row, so that later batches deduplicate and attach as
             # they would had the file been good; a refused file then rolls all of it back.
             write_plan(session, store, plan, progress=on_written)
-            tally.rows += len(incoming)
-            merged = sum(o.merged for o in plan.outcomes)
-            tally.merged += merged
-            tally.inserted += len(plan.outcomes) - merged
+            seen += len(incoming)
+            batch_merged = sum(o.merged for o in plan.outcomes)
+            merged += batch_merged
+            inserted += len(plan.outcomes) - batch_merged
         if rejected and not skip_invalid:
             shown = "; ".join(f"row {r.line}: {r.reason}" for r in rejected[:_SHOWN])
             more = len(rejected) - _SHOWN
             raise ImportRejected(
-                f"{len(rejected)} of {tally.rows} rows are invalid, nothing was imported "
+                f"{len(rejected)} of {seen} rows are invalid, nothing was imported "
                 f"(fix them, or use --skip-invalid): {shown}"
                 + (f"; and {more} more" if more > 0 else ""),
                 file=str(path),
@@ -316,9 +297,9 @@ def _import(
             target = reject_file or path.with_name(f"{path.stem}.rejects{path.suffix or '.csv'}")
             _write_rejects(target, rejected, rejected_raws)
     return ImportResult(
-        rows=tally.rows,
-        inserted=tally.inserted,
-        merged=tally.merged,
+        rows=seen,
+        inserted=inserted,
+        merged=merged,
         rejected=len(rejected),
         reject_file=target,
     )

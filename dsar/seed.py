@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsar.bulk import insert_rows, new_ids, paused_gc, sqlite_bulk_cache
@@ -208,6 +209,8 @@ class SeedResult:
     customers: int
     rows: dict[str, int]
     seconds: float
+    held_before: int = 0
+    """Subjects the database held already; the numbering continued after them."""
 
     @property
     def total_rows(self) -> int:
@@ -383,17 +386,16 @@ def seed(
     chunk: int = 25_000,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
-    after: Mapping[str, int] | None = None,
 ) -> SeedResult:
     """Write ``customers`` synthetic subjects with their child records; one transaction per chunk.
 
     ``progress`` is told how many subjects each chunk wrote. Dates are drawn back from ``now``
     (default: the current moment); the same ``seed_value`` and ``now`` give the same values.
-    ``after`` (rows already held, per entity) makes the numbering that keeps emails, phone
-    numbers and invoice numbers unique continue after an earlier run instead of repeating it.
-    Chunks of 25,000 subjects (about 130,000 rows, some 200 MB while built) keep the pages
-    each commit writes few per row: at a million subjects they seed 1.6 times as fast as
-    chunks of 5,000.
+    The numbering that keeps emails, phone numbers and invoice numbers unique starts after the
+    rows each table already holds, so a second run into the same database never repeats an
+    identifier of the first. Chunks of 25,000 subjects (about 130,000 rows, some 200 MB while
+    built) keep the pages each commit writes few per row: 500,000 subjects took 95 s against
+    153 s in chunks of 5,000, a million 246 s against 370 s.
     """
     with paused_gc():
         return _seed(
@@ -404,7 +406,6 @@ def seed(
             chunk=chunk,
             progress=progress,
             now=now or datetime.now(UTC),
-            after=after or {},
         )
 
 
@@ -454,7 +455,6 @@ def _seed(
     chunk: int,
     progress: Callable[[int], None] | None,
     now: datetime,
-    after: Mapping[str, int],
 ) -> SeedResult:
     started = time.perf_counter()
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, repeatable by design
@@ -462,7 +462,8 @@ def _seed(
     order = store.tables.order()
     shapes = _shapes(store, maker, now)
     counts = dict.fromkeys(order, 0)
-    serial = {e: seed_value * 10_000_000 + after.get(e, 0) for e in order}
+    held = _held(sessions, store)
+    serial = {e: seed_value * 10_000_000 + held[e] for e in order}
     random_ = rng.random
     randint = rng.randint
 
@@ -511,7 +512,21 @@ def _seed(
         done += size
         if progress is not None:
             progress(size)
-    return SeedResult(customers=customers, rows=counts, seconds=time.perf_counter() - started)
+    return SeedResult(
+        customers=customers,
+        rows=counts,
+        seconds=time.perf_counter() - started,
+        held_before=held[store.subject_entity],
+    )
+
+
+def _held(sessions: sessionmaker[Session], store: RecordStore) -> dict[str, int]:
+    """Rows per entity already in the database."""
+    with sessions() as session:
+        return {
+            e: int(session.scalar(select(func.count()).select_from(store.tables.table(e))) or 0)
+            for e in store.tables.order()
+        }
 
 
 class _IdPool:

@@ -56,25 +56,10 @@ def staff_header(app: Any, role: str) -> dict[str, str]:
 
 @contextmanager
 def backend_database(
-    backend: str, folder: Path, pg_url: str | None = None, *, prefix: str = "tt"
+    backend: str, folder: Path, server_url: str | None = None, *, prefix: str = "tt"
 ) -> Iterator[Engine]:
-    """An empty database: a SQLite file in ``folder``, a PostgreSQL schema of its own, or a
-    MariaDB database of its own (``pg_url`` is then the MariaDB server's URL)."""
-    if backend == "mariadb":
-        assert pg_url is not None
-        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        server = make_engine(pg_url)
-        with server.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-        engine = make_engine(str(make_url(pg_url).set(database=name)))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            with server.begin() as conn:
-                conn.execute(text(f"DROP DATABASE `{name}`"))
-            server.dispose()
-        return
+    """An empty database: a SQLite file in ``folder``, or a namespace of its own on the server
+    at ``server_url`` (a schema on PostgreSQL, a database on MariaDB), dropped afterwards."""
     if backend == "sqlite":
         engine = make_engine(f"sqlite:///{folder / f'{prefix}.db'}")
         try:
@@ -82,16 +67,22 @@ def backend_database(
         finally:
             engine.dispose()
         return
-    assert pg_url is not None
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(pg_url)
+    assert server_url is not None
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    if backend == "mariadb":
+        create, drop = f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4", f"DROP DATABASE `{name}`"
+        url, options = str(make_url(server_url).set(database=name)), {}
+    else:
+        create, drop = f'CREATE SCHEMA "{name}"', f'DROP SCHEMA "{name}" CASCADE'
+        url, options = server_url, {"connect_args": {"options": f"-csearch_path={name}"}}
+    admin = make_engine(server_url)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+        conn.execute(text(create))
+    engine = make_engine(url, **options)
     try:
         yield engine
     finally:
         engine.dispose()
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(text(drop))
         admin.dispose()

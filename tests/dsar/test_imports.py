@@ -31,6 +31,13 @@ def _count(engine, store, entity: str = "customer") -> int:
         )
 
 
+def _import(engine, store, path: Path, *, entity: str = "customer", **options):
+    """import_file of ``path`` as the service desk's, with a session factory of its own."""
+    return import_file(
+        session_factory(engine), store, path, entity=entity, source="service-desk", **options
+    )
+
+
 GOOD = [
     ["Anna", "anna@example.fi", "0401234567", "espoo"],
     ["Ben", "ben@example.fi", "0501234567", "vantaa"],
@@ -40,13 +47,7 @@ GOOD = [
 
 def test_a_clean_csv_is_imported_and_deduplicated(store, engine, tmp_path) -> None:
     """Three rows, two people: the third row merges into the first by email."""
-    result = import_file(
-        session_factory(engine),
-        store,
-        _csv(tmp_path / "c.csv", GOOD),
-        entity="customer",
-        source="service-desk",
-    )
+    result = _import(engine, store, _csv(tmp_path / "c.csv", GOOD))
     assert (result.rows, result.inserted, result.merged, result.rejected) == (3, 2, 1, 0)
     assert _count(engine, store) == 2
 
@@ -55,13 +56,7 @@ def test_one_bad_row_refuses_the_whole_batch_with_row_numbers(store, engine, tmp
     """Nothing is written when a row is invalid; the error names the row and the reason."""
     rows = [*GOOD, ["Cecilia", "not-an-email", "0451234567", "espoo"]]
     with pytest.raises(ImportRejected) as caught:
-        import_file(
-            session_factory(engine),
-            store,
-            _csv(tmp_path / "c.csv", rows),
-            entity="customer",
-            source="service-desk",
-        )
+        _import(engine, store, _csv(tmp_path / "c.csv", rows))
     assert caught.value.context["rows"][0]["row"] == 4
     assert "not an email" in caught.value.context["rows"][0]["reason"]
     assert _count(engine, store) == 0
@@ -75,12 +70,10 @@ def test_skip_invalid_imports_good_rows_and_writes_a_reject_file(store, engine, 
         ["", "d@example.fi", "0441234567", "espoo"],
     ]
     rejects = tmp_path / "rejects.csv"
-    result = import_file(
-        session_factory(engine),
+    result = _import(
+        engine,
         store,
         _csv(tmp_path / "c.csv", rows),
-        entity="customer",
-        source="service-desk",
         skip_invalid=True,
         reject_file=rejects,
     )
@@ -103,18 +96,12 @@ def test_columns_the_strategy_does_not_declare_refuse_the_file(store, engine, tm
         header=[*HEADER, "shoe_size"],
     )
     with pytest.raises(RecordError, match="shoe_size are not fields of customer"):
-        import_file(session_factory(engine), store, path, entity="customer", source="service-desk")
+        _import(engine, store, path)
 
 
 def test_json_lines_children_name_their_subject(store, engine, tmp_path) -> None:
     """Visits in JSON Lines find their customer by subject.email; unknown ones are rejected."""
-    import_file(
-        session_factory(engine),
-        store,
-        _csv(tmp_path / "c.csv", GOOD),
-        entity="customer",
-        source="service-desk",
-    )
+    _import(engine, store, _csv(tmp_path / "c.csv", GOOD))
     lines = [
         {
             "subject.email": "anna@example.fi",
@@ -130,12 +117,11 @@ def test_json_lines_children_name_their_subject(store, engine, tmp_path) -> None
     ]
     path = tmp_path / "visits.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    result = import_file(
-        session_factory(engine),
+    result = _import(
+        engine,
         store,
         path,
         entity="visit",
-        source="service-desk",
         skip_invalid=True,
     )
     assert (result.inserted, result.rejected) == (1, 1)
@@ -157,15 +143,11 @@ def test_batches_deduplicate_across_their_boundaries_as_one_batch_does(
     """Read two rows at a time, the third row still merges into the first: the same records,
     values and provenance as reading the file in one batch."""
     path = _csv(tmp_path / "c.csv", GOOD)
-    small = import_file(
-        session_factory(engine), store, path, entity="customer", source="service-desk", batch_rows=2
-    )
+    small = _import(engine, store, path, batch_rows=2)
     by_two = _stored(engine, store)
     with engine.begin() as conn:
         conn.execute(store.tables.table("customer").delete())
-    whole = import_file(
-        session_factory(engine), store, path, entity="customer", source="service-desk"
-    )
+    whole = _import(engine, store, path)
     in_one = _stored(engine, store)
     assert (small.inserted, small.merged) == (whole.inserted, whole.merged) == (2, 1)
 
@@ -189,12 +171,10 @@ def test_a_bad_row_in_a_later_batch_refuses_rows_already_written(store, engine, 
         ["Eve", "bad-2", "0431234567", "vantaa"],
     ]
     with pytest.raises(ImportRejected) as caught:
-        import_file(
-            session_factory(engine),
+        _import(
+            engine,
             store,
             _csv(tmp_path / "c.csv", rows),
-            entity="customer",
-            source="service-desk",
             batch_rows=2,
         )
     assert [r["row"] for r in caught.value.context["rows"]] == [1, 6]
@@ -209,12 +189,10 @@ def test_skipped_rows_of_every_batch_reach_the_reject_file(store, engine, tmp_pa
         ["Eve", "bad-2", "0431234567", "vantaa"],
     ]
     rejects = tmp_path / "rejects.csv"
-    result = import_file(
-        session_factory(engine),
+    result = _import(
+        engine,
         store,
         _csv(tmp_path / "c.csv", rows),
-        entity="customer",
-        source="service-desk",
         skip_invalid=True,
         reject_file=rejects,
         batch_rows=2,
@@ -233,12 +211,10 @@ def test_progress_says_how_much_of_the_file_was_read_and_how_many_rows_written(
     path = _csv(tmp_path / "c.csv", GOOD)
     read: list[tuple[int, int]] = []
     written: list[int] = []
-    import_file(
-        session_factory(engine),
+    _import(
+        engine,
         store,
         path,
-        entity="customer",
-        source="service-desk",
         on_read=lambda d, t: read.append((d, t)),
         on_written=written.append,
         batch_rows=2,
@@ -254,5 +230,5 @@ def test_a_file_that_is_not_utf8_is_refused_naming_it(store, engine, tmp_path) -
         "name,email,phone,branch\nÄijä,a@example.fi,0401234567,espoo\n".encode("latin-1")
     )
     with pytest.raises(RecordError, match=r"latin1\.csv: not UTF-8"):
-        import_file(session_factory(engine), store, path, entity="customer", source="service-desk")
+        _import(engine, store, path)
     assert _count(engine, store) == 0

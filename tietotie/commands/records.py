@@ -17,7 +17,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from sqlalchemy import Engine, func, select
 
 from dsar.imports import ImportRejected, import_file
 from dsar.migrations import upgrade
@@ -43,19 +42,6 @@ def _progress(console: Console) -> Progress:
         console=console,
         transient=False,
     )
-
-
-def _held(engine: Engine, store: RecordStore) -> dict[str, int]:
-    """Rows per entity already in the database."""
-    with engine.connect() as connection:
-        return {
-            e: int(
-                connection.execute(
-                    select(func.count()).select_from(store.tables.table(e))
-                ).scalar_one()
-            )
-            for e in store.tables.order()
-        }
 
 
 def _import_progress(console: Console) -> Progress:
@@ -164,13 +150,6 @@ def register(app: typer.Typer) -> None:
         try:
             upgrade(engine, database_metadata(loaded))
             store = RecordStore(loaded, crypto=open_field_crypto(settings))
-            held = _held(engine, store)
-            if held.get(store.subject_entity):
-                console.print(
-                    f"the database already holds {held[store.subject_entity]} "
-                    f"{store.subject_entity} records: numbering continues after them, "
-                    "so no email or phone number repeats"
-                )
             with _progress(console) as bar:
                 task = bar.add_task("seeding", total=customers)
                 result = seed(
@@ -179,7 +158,6 @@ def register(app: typer.Typer) -> None:
                     customers=customers,
                     seed_value=seed_value,
                     progress=lambda n: bar.advance(task, n),
-                    after=held,
                 )
         except TietotieError as exc:
             console.print(f"[red]error[/red]: {escape(exc.message)}")
@@ -192,3 +170,8 @@ def register(app: typer.Typer) -> None:
             f"({result.customers / result.seconds:,.0f} customers/s, "
             f"{result.total_rows / result.seconds:,.0f} rows/s)"
         )
+        if result.held_before:
+            console.print(
+                f"the database held {result.held_before} {loaded.index.subject_entity} records "
+                "already: the numbering continues after them, so no email or phone number repeats"
+            )
