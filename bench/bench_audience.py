@@ -5,7 +5,7 @@ Loads the bundled car-service strategy's tables straight through the driver's ex
 ledger (60 % gave consent to seasonal-reminders; of those 15 % withdrew later and 10 % gave it
 more than two years ago, so it expired), restrictions (0.5 %), objections (1 %) and the
 contact log (5 % got the November campaign twice in the last 30 days). Then times, through
-the service's own code (dsar.activation, dsar.reporting):
+the service's own code (activation.audiences, activation.reporting):
 
 * the November tyre campaign's audience: the counts (matched, excluded by reason, final),
   then the counts plus the export written to a CSV file;
@@ -36,17 +36,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from access_policy import compile_policy  # noqa: E402
-from dsar.activation import audience  # noqa: E402
-from dsar.charts import write_chart  # noqa: E402
-from dsar.exports import OutputFormat, write_file  # noqa: E402
-from dsar.migrations import upgrade  # noqa: E402
-from dsar.records import FieldCrypto, RecordStore  # noqa: E402
-from dsar.reporting import build_report  # noqa: E402
+from activation.audiences import audience  # noqa: E402
+from activation.charts import write_chart  # noqa: E402
+from activation.exports import OutputFormat, write_file  # noqa: E402
+from activation.reporting import build_report  # noqa: E402
 from dsar.tables import database_metadata  # noqa: E402
 from kernel.crypto import Pseudonymiser  # noqa: E402
 from kernel.db import make_engine, session_factory  # noqa: E402
 from kernel.keys import Keyring  # noqa: E402
 from kernel.keystore import SubjectKeyStore  # noqa: E402
+from records.migrations import upgrade  # noqa: E402
+from records.store import FieldCrypto, RecordStore  # noqa: E402
 from schemas import load_strategy  # noqa: E402
 
 _T = TypeVar("_T")

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from dsar.seed import seed
+from records.seed import seed
 from tietotie.app import create_app, open_services
 from tietotie.settings import Settings
 

@@ -31,15 +31,15 @@ from typing import TypeVar
 
 from sqlalchemy import Engine
 
-from dsar.imports import BATCH_ROWS, import_file
-from dsar.migrations import upgrade
-from dsar.records import FieldCrypto, RecordStore
-from dsar.seed import seed
 from dsar.tables import database_metadata
 from kernel.crypto import Pseudonymiser
 from kernel.db import make_engine, session_factory
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
+from records.imports import BATCH_ROWS, import_file
+from records.migrations import upgrade
+from records.seed import seed
+from records.store import FieldCrypto, RecordStore
 from schemas import load_strategy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -111,8 +111,8 @@ def file_run(rows: int, pseudonymiser: Pseudonymiser) -> tuple[float, float, flo
     import resource
     import tempfile
 
-    from dsar.pseudonymisation import pseudonymise_file
     from kernel.crypto import TokenMode
+    from kernel.pseudonymisation import pseudonymise_file
 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "customers.csv"

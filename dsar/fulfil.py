@@ -19,14 +19,14 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from activation.audiences import contact_log
 from consent.receipts import ReceiptSigner
 from consent.service import history, record_consent, subject_consents
-from dsar.activation import contact_log
-from dsar.external import ExternalSystems
-from dsar.ingest import encrypt_rows
-from dsar.records import RecordStore, StoredRecord, read_subject, subject_exists
-from dsar.restrictions import FlagKind, active_flags, raise_flag
 from kernel.errors import NotFound, RecordError, ValidationFailed
+from records.external import ExternalSystems
+from records.ingest import encrypt_rows
+from records.restrictions import FlagKind, active_flags, raise_flag
+from records.store import RecordStore, StoredRecord, read_subject, subject_exists
 from schemas.enums import LegalBasis, SourceChannel, UseKind
 from schemas.models import Strategy
 from schemas.runtime import normalise, to_text

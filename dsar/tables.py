@@ -1,17 +1,23 @@
 """Tables the service owns beside the system of record (staff tokens), and the whole schema.
 
 :func:`database_metadata` is the one MetaData that ``tietotie db upgrade`` migrates the
-database to: the strategy's entity tables plus every service table. Packages that add tables
-of their own list a zero-argument callable returning their MetaData in ``SERVICE_METADATA``.
+database to: the strategy's entity tables plus every package's service tables. A package that
+adds tables of its own exposes a zero-argument callable returning their MetaData, and is listed
+in ``SERVICE_METADATA``; ``dsar`` sits above every such package, so these are plain imports.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from typing import Final
 
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
+from activation.audiences import contact_log_metadata
+from audit.tables import audit_metadata
+from consent.tables import ledger_metadata
+from dsar.requests.tables import request_metadata
+from records.restrictions import flag_metadata
 from schemas.models import Strategy
 from schemas.tables import UTCDateTime, build_tables, new_metadata
 
@@ -44,24 +50,22 @@ def service_metadata() -> MetaData:
     return _metadata
 
 
-SERVICE_METADATA: Final[tuple[str, ...]] = (
-    "dsar.tables:service_metadata",
-    "dsar.audit.tables:audit_metadata",
-    "dsar.requests.tables:request_metadata",
-    "dsar.restrictions:flag_metadata",
-    "consent.tables:ledger_metadata",
-    "dsar.activation:contact_log_metadata",
+SERVICE_METADATA: Final[tuple[Callable[[], MetaData], ...]] = (
+    service_metadata,
+    audit_metadata,
+    request_metadata,
+    flag_metadata,
+    ledger_metadata,
+    contact_log_metadata,
 )
-"""``module:function`` of every package's service tables; adding a package is one line."""
+"""Every package's service tables; adding a package is one line."""
 
 
 def database_metadata(strategy: Strategy) -> MetaData:
     """A fresh MetaData holding the strategy's entity tables and every service table."""
     metadata = new_metadata()
     build_tables(strategy, metadata)
-    for target in SERVICE_METADATA:
-        module, _, attr = target.partition(":")
-        source: MetaData = getattr(importlib.import_module(module), attr)()
-        for table in source.sorted_tables:
+    for tables_of in SERVICE_METADATA:
+        for table in tables_of().sorted_tables:
             table.to_metadata(metadata)
     return metadata

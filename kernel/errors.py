@@ -15,8 +15,11 @@
     ├── RequestError                   dsar: data-subject request lifecycle
     │   ├── NotFound                   no such request, subject or record
     │   └── Conflict                   a transition that the request's state does not allow
-    └── AuthError                      a missing or unknown staff token
-        └── Forbidden                  a valid token whose role lacks the duty needed
+    ├── AuthError                      a missing or unknown staff token
+    │   └── Forbidden                  a valid token whose role lacks the duty needed
+    └── InputRejected                  the edges: input no handler should see
+        ├── PayloadTooLarge            a body over the size limit (413)
+        └── RateLimited                too many attempts from one client or for one identifier (429)
 
 Each error carries structured context (``file``, ``line``, ``subject_id``, ``article``…) in
 ``context``; ``code`` is the stable machine-readable name used in HTTP error bodies.
@@ -33,9 +36,12 @@ __all__ = [
     "ConsentError",
     "CryptoError",
     "Forbidden",
+    "InputRejected",
     "KeyConfigError",
     "NotFound",
+    "PayloadTooLarge",
     "PolicyError",
+    "RateLimited",
     "RecordError",
     "RequestError",
     "StrategyError",
@@ -173,3 +179,28 @@ class Forbidden(AuthError):
 
     code = "forbidden"
     status = 403
+
+
+class InputRejected(TietotieError):
+    """Input refused at the service's edge: unreadable text, too large, too often."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class PayloadTooLarge(InputRejected):
+    """A request body over the configured size limit."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class RateLimited(InputRejected):
+    """Too many attempts; ``retry_after`` (seconds) says when the next one is accepted."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, **context: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **context)
+        self.retry_after = retry_after

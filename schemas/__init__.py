@@ -2,9 +2,8 @@
 
 from schemas.checks import check_strategy, validate
 from schemas.findings import Finding, Position, Severity
-from schemas.index import StrategyIndex
 from schemas.loader import LoadResult, load_strategy
-from schemas.models import Strategy
+from schemas.models import Strategy, StrategyIndex
 from schemas.rules import RULES, Rule
 
 __all__ = [

@@ -15,9 +15,8 @@ import pycountry
 
 from schemas.enums import FieldType, LegalBasis, Operator, UseKind
 from schemas.findings import Finding
-from schemas.index import StrategyIndex
 from schemas.loader import LoadResult, SourceMap, finding, load_strategy
-from schemas.models import Condition, Strategy
+from schemas.models import Condition, Strategy, StrategyIndex
 from schemas.primitives import parse_duration, split_ref
 
 __all__ = ["EEA", "check_strategy", "validate"]

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from dsar.auth import issue_token
-from dsar.records import FieldCrypto
 from kernel.crypto import Pseudonymiser
 from kernel.db import make_engine, transaction
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
+from records.store import FieldCrypto
 from tietotie.app import create_app
 from tietotie.settings import Settings
 

@@ -50,7 +50,7 @@ def test_the_outbox_shows_the_code_sent_to_a_known_customer(env: Path) -> None:
     """Without SMTP the verification code waits in the outbox for staff to read."""
     services = open_services(get_settings())
     with services.sessions() as session:
-        from dsar.records import ingest
+        from records.store import ingest
 
         ingest(
             session,

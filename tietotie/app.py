@@ -12,14 +12,15 @@ from sqlalchemy import Engine
 
 from access_policy.service import compile_policy
 from dsar.api import ROUTERS
+from dsar.api.edges import EdgeGuard
 from dsar.api.errors import install_error_handlers
-from dsar.migrations import plan_upgrade, upgrade
-from dsar.records import FieldCrypto
 from dsar.tables import database_metadata
 from kernel.crypto import Pseudonymiser
 from kernel.db import make_engine, reachable, session_factory
 from kernel.errors import KeyConfigError, StrategyError
 from kernel.keys import Keyring
+from records.migrations import plan_upgrade, upgrade
+from records.store import FieldCrypto
 from schemas import Strategy, validate
 from tietotie.keys import keyring_path, master_key, open_keystore
 from tietotie.settings import Environment, Settings, get_settings
@@ -92,7 +93,9 @@ _ERRORS = {
     "403": "The role may not do this",
     "404": "Not found",
     "409": "Not in this state",
+    "413": "Body over the size limit",
     "422": "Invalid input",
+    "429": "Too many attempts; see Retry-After",
 }
 
 
@@ -178,6 +181,8 @@ def create_app(
     app.state.requests = services.requests
     app.state.fulfiller = services.fulfiller
     app.state.policy = compile_policy(strategy)
+    app.state.limits = services.limits
+    app.add_middleware(EdgeGuard, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     _document_errors(app)
 

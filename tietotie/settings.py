@@ -6,10 +6,10 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Environment", "Settings", "get_settings"]
+__all__ = ["Environment", "RateLimitSettings", "Settings", "get_settings"]
 
 
 class Environment(StrEnum):
@@ -18,6 +18,33 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+class RateLimitSettings(BaseModel):
+    """The limits of DESIGN §11, as ``N/minute|hour|day`` joined by ``;`` (every window holds).
+
+    Set one with ``TIETOTIE_RATE_LIMITS__OPEN_PER_IDENTIFIER="3/hour;10/day"``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    open_per_identifier: str = Field(
+        default="5/hour;20/day", description="Requests opened naming one identifier."
+    )
+    open_per_client: str = Field(
+        default="30/hour;200/day", description="Requests opened from one client address."
+    )
+    wrong_codes_per_identifier: str = Field(
+        default="10/hour;30/day",
+        description="Wrong verification codes for one identifier, across all its requests.",
+    )
+    consent_per_client: str = Field(
+        default="60/minute;600/hour",
+        description="Consent calls without a staff token, from one client address.",
+    )
+    messages_per_identifier: str = Field(
+        default="5/hour;20/day", description="Messages sent to one identifier."
+    )
 
 
 class Settings(BaseSettings):
@@ -48,6 +75,19 @@ class Settings(BaseSettings):
     )
     smtp_username: str | None = Field(default=None, description="SMTP login name.")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// for one process, "
+        "redis://host:port/db for several workers (they must share one).",
+    )
+    rate_limits: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="The numbers of every rate limit."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body accepted; larger ones are refused with 413.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -7,20 +7,24 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit import AuditLog
 from consent.receipts import ReceiptSigner
-from dsar.audit import AuditLog
-from dsar.external import ExternalSystems
 from dsar.fulfil import Fulfiller
-from dsar.records import FieldCrypto, RecordStore, find_subject
+from dsar.limits import Limit, RateLimits
 from dsar.requests import Notifier, OutboxNotifier, Requests, SmtpNotifier
+from records.external import ExternalSystems
+from records.store import FieldCrypto, RecordStore, find_subject
 from schemas.models import Strategy
 from schemas.runtime import normalise, to_text
 from tietotie.settings import Settings
 
-__all__ = ["AUDIT_KEY_PURPOSE", "Services", "build_services"]
+__all__ = ["AUDIT_KEY_PURPOSE", "LIMITS_KEY_PURPOSE", "Services", "build_services"]
 
 AUDIT_KEY_PURPOSE = "audit-log"
 """The keyring derivation label of the audit log's HMAC key (always from key version 1)."""
+
+LIMITS_KEY_PURPOSE = "rate-limits/hmac"
+"""The label of the key that hashes identifiers before they become rate-limit counters."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Services:
     signer: ReceiptSigner
     requests: Requests
     fulfiller: Fulfiller
+    limits: RateLimits
 
 
 def _notifier(settings: Settings) -> Notifier:
@@ -49,6 +54,11 @@ def _notifier(settings: Settings) -> Notifier:
         username=settings.smtp_username,
         password=password,
     )
+
+
+def _limits(settings: Settings, key: bytes) -> RateLimits:
+    rules = {Limit(name): text for name, text in settings.rate_limits.model_dump().items()}
+    return RateLimits(storage=settings.rate_limit_storage, rules=rules, key=key)
 
 
 def build_services(
@@ -91,4 +101,5 @@ def build_services(
         signer=signer,
         requests=requests,
         fulfiller=fulfiller,
+        limits=_limits(settings, keyring.derive(LIMITS_KEY_PURPOSE, version=1)),
     )

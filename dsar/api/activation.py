@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from dsar.activation import audience
+from activation.audiences import audience
+from activation.charts import render_chart
+from activation.exports import plain
+from activation.reporting import DEFAULT_K, Period, build_report
+from audit import AuditLog
 from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep
-from dsar.audit import AuditLog
-from dsar.charts import render_chart
-from dsar.exports import plain
-from dsar.reporting import DEFAULT_K, Period, build_report
 from kernel.errors import NotFound
 
 __all__ = ["router"]

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from audit import MAX_SEQ, AuditLog
 from dsar.api.deps import SessionDep, require_duty
-from dsar.audit import MAX_SEQ, AuditLog
 from dsar.auth import Staff
 from schemas.enums import Duty
 

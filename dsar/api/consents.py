@@ -27,8 +27,8 @@ from consent.service import history, record_call, subject_consents
 from consent.tables import install_guard
 from dsar.api.deps import SessionDep, StaffDep, StoreDep, StrategyDep
 from dsar.auth import authenticate
-from dsar.records import find_subject, subject_exists
 from kernel.errors import AuthError, NotFound
+from records.store import find_subject, subject_exists
 
 __all__ = ["router"]
 

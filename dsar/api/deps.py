@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from access_policy.service import Policy
 from dsar.auth import Staff, authenticate
 from dsar.auth import require_duty as _require_duty
-from dsar.records import RecordStore
+from records.store import RecordStore
 from schemas.enums import Duty
 from schemas.models import Strategy
 

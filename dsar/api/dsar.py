@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from audit import AuditEvent, AuditLog
 from dsar.api.deps import SessionDep, StrategyDep, require_duty
-from dsar.audit import AuditEvent, AuditLog
 from dsar.auth import Staff, authenticate
 from dsar.fulfil import Fulfiller, export_zip
 from dsar.requests import RequestRow, Requests, RequestType, Status

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kernel.errors import TietotieError
+from kernel.errors import RateLimited, TietotieError
 
 __all__ = ["install_error_handlers", "json_safe"]
 
@@ -36,7 +36,11 @@ def json_safe(value: Any) -> Any:
 
 async def _tietotie_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TietotieError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers: dict[str, str] | None = None
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(json_safe(exc.to_dict()), status_code=exc.status, headers=headers)
 
 

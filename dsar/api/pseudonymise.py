@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from audit import AuditEvent, AuditLog
 from dsar.api.deps import SessionDep, StaffDep, require_duty
-from dsar.audit import AuditEvent, AuditLog
 from dsar.auth import Staff
-from dsar.records import FieldCrypto
 from kernel.crypto import TokenMode, validate_domain
+from records.store import FieldCrypto
 from schemas.enums import Duty
 
 __all__ = ["router"]

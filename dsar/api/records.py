@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from access_policy.models import Decision
 from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep
-from dsar.records import ingest
 from kernel.errors import AccessDenied, RecordError
+from records.store import ingest
 
 __all__ = ["RecordCreate", "RecordCreated", "router"]
 

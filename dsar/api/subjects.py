@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from access_policy.models import Decision, DecisionEvent
 from access_policy.rows import condition_sql
 from access_policy.service import Policy, view_record
+from audit import AuditEvent, AuditLog
 from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep
-from dsar.audit import AuditEvent, AuditLog
-from dsar.records import RecordStore, find_subject, read_subject
 from kernel.errors import NotFound, RecordError
+from records.store import RecordStore, find_subject, read_subject
 
 __all__ = ["router", "subject_visible"]
 

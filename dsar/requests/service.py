@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dsar.audit import AuditEvent, AuditLog
+from audit import AuditEvent, AuditLog
 from dsar.deadlines import due_date
 from dsar.requests.notifier import Notifier
 from dsar.requests.tables import RequestEvent, RequestRow, VerificationCode

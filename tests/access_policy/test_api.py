@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dsar.auth import issue_token
-from dsar.records import FieldCrypto
 from kernel.crypto import Pseudonymiser
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
+from records.store import FieldCrypto
 from tietotie.app import create_app
 from tietotie.settings import Environment, Settings
 

@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 from consent.receipts import ReceiptSigner
 from consent.tables import create_tables
 from dsar.auth import issue_token
-from dsar.records import FieldCrypto
 from kernel.crypto import Pseudonymiser
 from kernel.db import transaction
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
+from records.store import FieldCrypto
 from schemas import Strategy, load_strategy
 from schemas.models import Strategy as StrategyModel
 from tests.support import backend_database

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from consent.receipts import ReceiptSigner
 from consent.service import record_consent, subject_consents
-from dsar.external import ExternalSystems
 from dsar.fulfil import Fulfiller, export_zip
-from dsar.records import RecordStore, find_subject, ingest, read_subject
-from dsar.restrictions import FlagKind, active_flags
 from kernel.errors import SubjectErased, ValidationFailed
 from kernel.keys import Keyring
+from records.external import ExternalSystems
+from records.restrictions import FlagKind, active_flags
+from records.store import RecordStore, find_subject, ingest, read_subject
 
 
 def _customer(session: Session, store: RecordStore) -> str:
@@ -224,7 +224,7 @@ def test_the_contact_log_is_in_the_export_and_goes_with_erasure(
     engine: Engine, store: RecordStore, fulfiller: Fulfiller
 ) -> None:
     """Art. 15 shows which campaigns reached the subject; Art. 17 removes that log too."""
-    from dsar.activation import record_send
+    from activation.audiences import record_send
 
     with Session(engine) as session:
         sid = _customer(session, store)

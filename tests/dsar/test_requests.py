@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from dsar.audit import AuditBase, AuditLog
+from audit import AuditBase, AuditLog
 from dsar.requests import (
     MAX_ATTEMPTS,
     Outbox,

@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from pytest_bdd import given, parsers, scenarios, then, when
 
+from activation.reporting import REPORTING_DOMAIN
 from consent.service import record_consent
 from dsar.auth import issue_token
-from dsar.records import FieldCrypto, ingest
-from dsar.reporting import REPORTING_DOMAIN
 from kernel.crypto import Pseudonymiser
 from kernel.db import transaction
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
+from records.store import FieldCrypto, ingest
 from tietotie.app import create_app
 from tietotie.settings import Settings
 

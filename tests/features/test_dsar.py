@@ -14,10 +14,10 @@ from pytest_bdd import given, parsers, scenarios, then, when
 from sqlalchemy import select
 
 from consent.service import record_consent, subject_consents
-from dsar.records import ingest, read_subject
 from dsar.requests import Outbox
-from dsar.restrictions import active_flags
 from kernel.db import transaction
+from records.restrictions import active_flags
+from records.store import ingest, read_subject
 from tests.support import make_app, staff_header
 
 scenarios("dsar.feature")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from schemas import load_strategy
 from schemas.ropa import build_ropa
-from tests.dsar.sor_support import BUNDLED, MINIMAL
+from tests.records.support import BUNDLED, MINIMAL
 from tietotie.cli import get_app
 
 runner = CliRunner()

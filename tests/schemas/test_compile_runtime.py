@@ -14,7 +14,7 @@ from schemas import load_strategy
 from schemas.enums import Category, FieldType
 from schemas.models import FieldSpec
 from schemas.runtime import build_models, normalise
-from tests.dsar.sor_support import BUNDLED
+from tests.records.support import BUNDLED
 
 STRATEGY = load_strategy(BUNDLED).strategy
 assert STRATEGY is not None

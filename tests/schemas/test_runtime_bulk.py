@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kernel.errors import ValidationFailed
 from schemas import load_strategy, phones, runtime
 from schemas.runtime import build_models
-from tests.dsar.sor_support import BUNDLED
+from tests.records.support import BUNDLED
 
 _LOADED = load_strategy(BUNDLED).strategy
 assert _LOADED is not None

@@ -10,13 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dsar.auth import issue_token
-from dsar.records import FieldCrypto
 from kernel.crypto import Pseudonymiser
 from kernel.db import transaction
 from kernel.errors import StrategyError
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
-from tests.dsar.sor_support import BUNDLED, MINIMAL
+from records.store import FieldCrypto
+from tests.records.support import BUNDLED, MINIMAL
 from tietotie.app import create_app
 from tietotie.settings import Settings
 

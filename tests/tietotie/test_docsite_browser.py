@@ -182,7 +182,7 @@ def test_staff_see_the_aggregated_reports_drawn_from_the_data(
 ) -> None:
     """Built with data from a seeded database, the reports page shows each aggregated report's
     chart, loaded by the browser and fitting the page, and fetches nothing from outside."""
-    from dsar.seed import seed
+    from records.seed import seed
     from tietotie.app import open_services
     from tietotie.docsite.figures import build_figures
     from tietotie.settings import get_settings

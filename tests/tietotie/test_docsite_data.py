@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from dsar.audit.tables import AuditEntry
-from dsar.seed import seed
+from audit.tables import AuditEntry
+from records.seed import seed
 from schemas import load_strategy
 from schemas.enums import Chart, IdentityLevel
 from schemas.models import Report

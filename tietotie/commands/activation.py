@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from access_policy.service import compile_policy
-from dsar.activation import audience
-from dsar.charts import write_chart
-from dsar.exports import OutputFormat, format_for, write_file, write_rows
-from dsar.reporting import DEFAULT_K, Period, build_report
+from activation.audiences import audience
+from activation.charts import write_chart
+from activation.exports import OutputFormat, format_for, write_file, write_rows
+from activation.reporting import DEFAULT_K, Period, build_report
 from kernel.errors import TietotieError
 from tietotie.commands.service import open_from_cli
 from tietotie.commands.strategy import StrategyOption

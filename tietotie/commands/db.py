@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dsar.migrations import DestructiveMigration, plan_upgrade, upgrade
 from dsar.tables import database_metadata
 from kernel.db import make_engine
+from records.migrations import DestructiveMigration, plan_upgrade, upgrade
 from tietotie.commands.compile import load_valid_strategy
 from tietotie.commands.strategy import StrategyOption, resolve_strategy
 from tietotie.settings import get_settings

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dsar.reporting import DEFAULT_K
+from activation.reporting import DEFAULT_K
 from kernel.errors import TietotieError
 from tietotie.commands.compile import load_valid_strategy
 from tietotie.commands.service import open_from_cli

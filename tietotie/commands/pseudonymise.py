@@ -16,15 +16,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from dsar.pseudonymisation import (
+from kernel.crypto import Pseudonymiser, TokenMode
+from kernel.errors import TietotieError
+from kernel.pseudonymisation import (
     DEFAULT_CHUNK_ROWS,
     FileFormat,
     parse_field_spec,
     pseudonymise_file,
 )
-from dsar.pseudonymisation import Progress as FileProgress
-from kernel.crypto import Pseudonymiser, TokenMode
-from kernel.errors import TietotieError
+from kernel.pseudonymisation import Progress as FileProgress
 from tietotie.keys import open_keyring
 from tietotie.settings import get_settings
 

@@ -18,13 +18,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from dsar.imports import ImportRejected, import_file
-from dsar.migrations import upgrade
-from dsar.records import RecordStore
-from dsar.seed import seed
 from dsar.tables import database_metadata
 from kernel.db import make_engine, session_factory
 from kernel.errors import TietotieError
+from records.imports import ImportRejected, import_file
+from records.migrations import upgrade
+from records.seed import seed
+from records.store import RecordStore
 from tietotie.app import open_field_crypto
 from tietotie.commands.compile import load_valid_strategy
 from tietotie.commands.strategy import StrategyOption, resolve_strategy

@@ -17,8 +17,8 @@ def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -
     from sqlalchemy import func, select
 
     from dsar.auth import issue_token
-    from dsar.seed import seed
     from kernel.db import transaction
+    from records.seed import seed
     from tietotie.commands.service import open_from_cli
 
     services = open_from_cli(strategy)

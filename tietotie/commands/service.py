@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from dsar.audit import MAX_SEQ
+from audit import MAX_SEQ
 from dsar.requests import Outbox
-from dsar.retention import run_retention, shred_removed
 from kernel.errors import TietotieError
+from records.retention import run_retention, shred_removed
 from tietotie.commands.strategy import StrategyOption
 from tietotie.settings import get_settings
 from tietotie.wiring import Services

@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from dsar.auth import issue_token
-from dsar.migrations import upgrade
 from dsar.tables import database_metadata
 from kernel.db import make_engine, transaction
 from kernel.errors import AuthError
+from records.migrations import upgrade
 from tietotie.commands.compile import load_valid_strategy
 from tietotie.commands.strategy import StrategyOption, resolve_strategy
 from tietotie.settings import get_settings

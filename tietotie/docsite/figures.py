@@ -1,7 +1,7 @@
 """Aggregated reports built from the system of record, for the staff site (``--with-data``).
 
 Only reports whose declared identity level is ``aggregated`` are built: groups smaller than
-``k`` subjects are suppressed by :func:`dsar.reporting.build_report` before anything reaches
+``k`` subjects are suppressed by :func:`activation.reporting.build_report` before anything reaches
 this module, so the site never holds a row about one person. Each build is audited like any
 other (``report.build``, counts only). The figures reach the mkdocs hooks through
 :func:`published`, which holds them for the length of one build or serve in this process.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from access_policy import compile_policy
-from dsar.charts import render_chart
-from dsar.reporting import DEFAULT_K, build_report
+from activation.charts import render_chart
+from activation.reporting import DEFAULT_K, build_report
 from schemas.enums import IdentityLevel
 from tietotie.wiring import Services
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from consent.service import record_consent
-from dsar.records import ingest
+from records.store import ingest
 from tests.conftest import ServiceEnv
 from tietotie.app import open_services
 from tietotie.cli import get_app

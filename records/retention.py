@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from dsar.audit import AuditEvent, AuditLog
-from dsar.records import RecordStore
+from audit import AuditEvent, AuditLog
+from records.store import RecordStore
 
 __all__ = ["RetentionRun", "run_retention", "shred_removed"]
 

@@ -22,10 +22,10 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsar.bulk import insert_rows, new_ids, paused_gc, sqlite_bulk_cache
-from dsar.ingest import encrypt_rows
-from dsar.records import RecordStore
 from kernel.db import transaction
+from records.bulk import insert_rows, new_ids, paused_gc, sqlite_bulk_cache
+from records.ingest import encrypt_rows
+from records.store import RecordStore
 from schemas.enums import FieldType
 from schemas.models import FieldSpec
 from schemas.primitives import parse_duration

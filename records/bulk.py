@@ -1,6 +1,6 @@
 """The mechanics of writing and looking up many rows at once, shared by imports and seeding.
 
-Nothing here decides what may be stored (that is :mod:`dsar.ingest`); it only makes large
+Nothing here decides what may be stored (that is :mod:`records.ingest`); it only makes large
 batches cheap: record ids drawn in bulk, the cyclic garbage collector paused while a batch is
 alive, a bigger SQLite page cache while it is written, inserts and ``IN`` lookups that hand
 SQLite the values SQLAlchemy would have bound without its per-row bookkeeping.

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from dsar.pseudonymisation import (
+from kernel.crypto import Pseudonymiser, TokenMode
+from kernel.errors import CryptoError, RecordError
+from kernel.keys import Keyring, MasterKey
+from kernel.pseudonymisation import (
     FileFormat,
     Progress,
     detect_format,
     parse_field_spec,
     pseudonymise_file,
 )
-from kernel.crypto import Pseudonymiser, TokenMode
-from kernel.errors import CryptoError, RecordError
-from kernel.keys import Keyring, MasterKey
 
 KEYRING = Keyring.from_keys(MasterKey(bytes(range(1, 33)), source="test"), {1: bytes(range(32))})
 PSEUDO = Pseudonymiser(KEYRING)

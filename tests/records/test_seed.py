@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from dsar.records import RecordStore, read_subject
-from dsar.seed import seed
 from kernel.db import session_factory
 from kernel.errors import ValidationFailed
+from records.seed import seed
+from records.store import RecordStore, read_subject
 from tests.conftest import ServiceEnv
 from tietotie.cli import get_app
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
 )
 
-from dsar.external import ExternalSystems
+from records.external import ExternalSystems
 from schemas import load_strategy
 from schemas.models import External, ExternalTable, Strategy
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dsar.imports import ImportRejected, import_file
 from kernel.db import session_factory
 from kernel.errors import RecordError
+from records.imports import ImportRejected, import_file
 
 HEADER = ["name", "email", "phone", "branch"]
 

@@ -1,7 +1,7 @@
 """The hash-chained audit log of every step the service takes."""
 
-from dsar.audit.service import GENESIS, MAX_SEQ, AuditEvent, AuditLog, Break, Verification
-from dsar.audit.tables import AuditBase, AuditEntry, AuditHead
+from audit.service import GENESIS, MAX_SEQ, AuditEvent, AuditLog, Break, Verification
+from audit.tables import AuditBase, AuditEntry, AuditHead
 
 __all__ = [
     "GENESIS",

@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Final
 
-from dsar.reporting import ReportBuild, chart_kind
+from activation.reporting import ReportBuild, chart_kind
 from kernel.files import atomic_path
 from schemas.enums import Chart, FieldType
 

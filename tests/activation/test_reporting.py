@@ -14,15 +14,15 @@ import pytest
 from sqlalchemy import Engine
 
 from access_policy import compile_policy
+from activation.charts import render_chart, write_chart
+from activation.exports import OutputFormat
+from activation.reporting import REPORTING_DOMAIN, ReportBuild, build_report, write_report
 from consent.receipts import ReceiptSigner
 from consent.service import record_consent
-from dsar.charts import render_chart, write_chart
-from dsar.exports import OutputFormat
-from dsar.records import FieldCrypto, RecordStore, ingest
-from dsar.reporting import REPORTING_DOMAIN, ReportBuild, build_report, write_report
-from dsar.restrictions import FlagKind, raise_flag
 from kernel.db import transaction
 from kernel.errors import AccessDenied, NotFound, RecordError
+from records.restrictions import FlagKind, raise_flag
+from records.store import FieldCrypto, RecordStore, ingest
 from schemas.models import Strategy
 
 pytestmark = pytest.mark.activation

@@ -2,7 +2,7 @@
 
 :class:`RecordStore` bundles what storing needs: the strategy, its compiled tables and runtime
 models, and the field crypto (per-subject encryption at rest and blind indexes). Every write
-goes through :func:`dsar.ingest.plan_batch`, so one record (``POST /v1/records/{entity}``,
+goes through :func:`records.ingest.plan_batch`, so one record (``POST /v1/records/{entity}``,
 :func:`ingest`) and a file of a million (``tietotie import``) follow the same rules:
 
 * the entity must be declared, and every field in the values must be declared on it;
@@ -157,7 +157,7 @@ def ingest(
     justify the record, and :class:`NotFound` when the named subject or parent does not exist.
     The caller owns the transaction.
     """
-    from dsar.ingest import IncomingRow, plan_batch, write_plan
+    from records.ingest import IncomingRow, plan_batch, write_plan
 
     plan = plan_batch(
         session,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from dsar.migrations import DestructiveMigration, plan_upgrade, upgrade
 from dsar.tables import database_metadata
+from records.migrations import DestructiveMigration, plan_upgrade, upgrade
 from schemas import load_strategy
-from tests.dsar.sor_support import BUNDLED
+from tests.records.support import BUNDLED
 
 
 def _variant(tmp_path: Path, old: str, new: str) -> Path:

@@ -15,16 +15,16 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 
 from access_policy import compile_policy
+from activation.audiences import AudienceRun, audience, contact_log, record_send
+from activation.exports import OutputFormat, format_for, write_file
+from audit import AuditLog
+from audit.tables import AuditEntry
 from consent.receipts import ReceiptSigner
 from consent.service import record_consent
-from dsar.activation import AudienceRun, audience, contact_log, record_send
-from dsar.audit import AuditLog
-from dsar.audit.tables import AuditEntry
-from dsar.exports import OutputFormat, format_for, write_file
-from dsar.records import FieldCrypto, RecordStore, ingest
-from dsar.restrictions import FlagKind, raise_flag
 from kernel.db import transaction
 from kernel.errors import NotFound, PolicyError, RecordError
+from records.restrictions import FlagKind, raise_flag
+from records.store import FieldCrypto, RecordStore, ingest
 
 pytestmark = pytest.mark.activation
 

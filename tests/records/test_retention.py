@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from dsar.records import RecordStore, ingest
-from dsar.retention import run_retention, shred_removed
+from records.retention import run_retention, shred_removed
+from records.store import RecordStore, ingest
 
 
 def _count(session: Session, store: RecordStore, entity: str) -> int:

@@ -25,7 +25,7 @@ Whatever the level, the requesting role must be in the report's ``audience``; it
 for the report's uses narrow the rows; restricted subjects (Art. 18) never appear; a subject
 appears only if one of the report's uses (the ``for_uses`` of the questions it answers) may
 reach it: consent-based uses need a current consent, and objections stop the uses they cover
-(see :mod:`dsar.activation`). Every build is one audit entry, counts only.
+(see :mod:`activation.audiences`). Every build is one audit entry, counts only.
 """
 
 from __future__ import annotations
@@ -52,14 +52,14 @@ from sqlalchemy.orm import Session
 
 from access_policy.models import Decision
 from access_policy.service import Policy
-from dsar.activation import conditions_sql, lawfulness
-from dsar.audit import AuditEvent, AuditLog
-from dsar.exports import OutputFormat, write_file
-from dsar.records import RecordStore
-from dsar.restrictions import FlagKind, flagged_subjects
+from activation.audiences import conditions_sql, lawfulness
+from activation.exports import OutputFormat, write_file
+from audit import AuditEvent, AuditLog
 from kernel.crypto import Pseudonymiser
 from kernel.errors import AccessDenied, NotFound, RecordError
 from kernel.keystore import ERASED
+from records.restrictions import FlagKind, flagged_subjects
+from records.store import RecordStore
 from schemas.enums import Category, Chart, FieldType, IdentityLevel, Protect
 from schemas.models import Report, Strategy
 from schemas.runtime import canonical_decimal

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from dsar.records import RecordStore, find_subject, ingest, read_subject
 from kernel.db import transaction
 from kernel.errors import NotFound, RecordError, ValidationFailed
+from records.store import RecordStore, find_subject, ingest, read_subject
 
 ANNA = {
     "name": "Anna Virtanen",

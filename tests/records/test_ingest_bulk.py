@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from sqlalchemy import select, text
 
-from dsar.bulk import insert_rows, new_ids
-from dsar.imports import import_file
 from kernel.db import session_factory, transaction
+from records.bulk import insert_rows, new_ids
+from records.imports import import_file
 
 
 def test_record_ids_are_distinct_uuid4_hex() -> None:

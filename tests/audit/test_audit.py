@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.orm import Session
 
-from dsar.audit import AuditBase, AuditEntry, AuditEvent, AuditLog
+from audit import AuditBase, AuditEntry, AuditEvent, AuditLog
 
 KEY = b"k" * 32
 

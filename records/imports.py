@@ -27,12 +27,12 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsar.bulk import paused_gc, sqlite_bulk_cache
-from dsar.ingest import IncomingRow, Rejected, plan_batch, write_plan
-from dsar.records import RecordStore
 from kernel.db import transaction
 from kernel.errors import RecordError
 from kernel.files import atomic_path
+from records.bulk import paused_gc, sqlite_bulk_cache
+from records.ingest import IncomingRow, Rejected, plan_batch, write_plan
+from records.store import RecordStore
 
 __all__ = ["BATCH_ROWS", "ImportRejected", "ImportResult", "import_file", "iter_rows"]
 

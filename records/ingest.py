@@ -5,7 +5,7 @@ it, deduplicates subject records by ``match_on`` (against the database and withi
 and resolves subjects and parents of child records. Rows it cannot accept are listed with
 their line and reason. :func:`write_plan` then writes the accepted rows with executemany-style
 Core inserts and updates, inside the caller's transaction, so a batch is stored whole or not
-at all. :func:`dsar.records.ingest` is the same path with one row.
+at all. :func:`records.store.ingest` is the same path with one row.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any, Final
 from sqlalchemy import Table, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from dsar.bulk import fill_columns, insert_rows, matching, new_ids
 from kernel.errors import NotFound, RecordError, TietotieError, ValidationFailed
+from records.bulk import fill_columns, insert_rows, matching, new_ids
 from schemas.primitives import parse_duration
 from schemas.runtime import to_text
 from schemas.tables import FieldColumn, entity_retention

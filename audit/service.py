@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dsar.audit.tables import AuditEntry, AuditHead
+from audit.tables import AuditEntry, AuditHead
 
 __all__ = ["GENESIS", "MAX_SEQ", "AuditEvent", "AuditLog", "Break", "Verification"]
 

@@ -66,12 +66,12 @@ from access_policy.masking import mask_value
 from access_policy.models import Decision
 from access_policy.rows import row_filter_sql
 from access_policy.service import Policy
+from audit import AuditEvent, AuditLog
 from consent.checks import EXPIRED, GIVEN, consent_gated, consent_standing, lawful_subjects
-from dsar.audit import AuditEvent, AuditLog
-from dsar.records import RecordStore
-from dsar.restrictions import FlagKind, SubjectFlag, flagged_subjects
 from kernel.errors import NotFound, RecordError
 from kernel.keystore import ERASED
+from records.restrictions import FlagKind, SubjectFlag, flagged_subjects
+from records.store import RecordStore
 from schemas.enums import LegalBasis, UseKind
 from schemas.models import Activation, Condition, Strategy
 from schemas.primitives import parse_duration

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from dsar.migrations import upgrade
-from dsar.records import FieldCrypto, RecordStore
 from dsar.tables import database_metadata
 from kernel.crypto import Pseudonymiser
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
+from records.migrations import upgrade
+from records.store import FieldCrypto, RecordStore
 from schemas import Strategy, load_strategy
 from tests.support import backend_database
 
