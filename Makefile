@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STRATEGY ?= strategy
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
 
 .PHONY: install run test lint typecheck docs docs-serve bench clean
 
@@ -17,7 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/tietotie validate --strategy $(STRATEGY)
-	$(BIN)/tietotie serve --strategy $(STRATEGY) --demo 500
+	$(BIN)/tietotie serve --strategy $(STRATEGY) --host $(HOST) --port $(PORT) --demo 500
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,6 +40,7 @@ docs-serve: $(STAMP)
 	$(BIN)/tietotie docs serve --strategy $(STRATEGY)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'  # the peers it measures against
 	$(BIN)/python bench/run.py
 
 clean:

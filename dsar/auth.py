@@ -14,7 +14,7 @@ from kernel.errors import AuthError, Forbidden
 from schemas.enums import Duty
 from schemas.models import Strategy
 
-__all__ = ["Staff", "authenticate", "issue_token", "require_duty", "revoke_token"]
+__all__ = ["Staff", "authenticate", "issue_token", "require_duty", "revoke_named", "revoke_token"]
 
 _PREFIX = "tt_"
 
@@ -98,6 +98,16 @@ def require_duty(staff: Staff, duty: Duty | str) -> Staff:
             duty=wanted.value,
         )
     return staff
+
+
+def revoke_named(session: Session, *, name: str) -> int:
+    """Revoke every active token issued under ``name``; how many were active."""
+    result = session.execute(
+        update(staff_tokens)
+        .where(staff_tokens.c.name == name, staff_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def revoke_token(session: Session, token_id: int) -> bool:

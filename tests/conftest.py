@@ -55,6 +55,13 @@ def mariadb_url() -> Iterator[str]:
     yield MARIADB_URL
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A URL of the Redis server that rate-limit counters are shared through."""
+    need(_reachable("127.0.0.1", 6379), "Redis is not reachable on 127.0.0.1:6379")
+    yield "redis://127.0.0.1:6379/0"
+
+
 ServiceEnv = Callable[..., Path]
 """``service_env(database_url=None)``: see :func:`service_env`."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import typer
 
@@ -20,6 +21,10 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Customer-data strategy and GDPR governance: declare, validate, enforce, prove."""
+    if any(name.startswith("TIETOTIE_") for name in os.environ):
+        from tietotie.commands.settings import warn_unknown
+
+        warn_unknown()  # a misspelt variable would otherwise be ignored without a word
 
 
 # Each module exposes ``register(app)``; adding a command group is one line here.
@@ -37,6 +42,7 @@ _COMMAND_MODULES = (
     "tietotie.commands.consent",
     "tietotie.commands.service",
     "tietotie.commands.activation",
+    "tietotie.commands.settings",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -9,14 +10,29 @@ import typer
 
 from tietotie.commands.strategy import StrategyOption
 
-__all__ = ["register"]
+__all__ = ["port_free", "register"]
+
+_DEMO_HOLDER = "make run"
+"""The name of the staff token `--demo` prints; each start revokes the one before."""
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be listened on now (checked before the app is built)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -> None:
     """Seed demo customers into an empty database and print where to go and a staff token."""
     from sqlalchemy import func, select
 
-    from dsar.auth import issue_token
+    from dsar.auth import issue_token, revoke_named
     from kernel.db import transaction
     from records.seed import seed
     from tietotie.commands.service import open_from_cli
@@ -33,7 +49,10 @@ def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -
     roles = services.strategy.index.roles
     role = next((r.id for r in roles.values() if len(r.duties) == 3), next(iter(roles)))
     with transaction(services.sessions) as session:
-        token = issue_token(session, services.strategy, role=role, name="make run")
+        earlier = revoke_named(session, name=_DEMO_HOLDER)
+        token = issue_token(session, services.strategy, role=role, name=_DEMO_HOLDER)
+    if earlier:
+        typer.echo(f"revoked {earlier} staff token(s) printed by an earlier `make run`")
     base = f"http://{host}:{port}"
     typer.echo(
         f"\n  API docs     {base}/docs\n  OpenAPI      {base}/openapi.json\n"
@@ -68,6 +87,14 @@ def register(app: typer.Typer) -> None:
         from tietotie.app import create_app
         from tietotie.settings import get_settings
 
+        if not port_free(host, port):
+            typer.echo(
+                f"error: {host}:{port} is already in use (another `make run` or service?); stop "
+                f"it, or choose another port: `make run PORT={port + 1}` or "
+                f"`tietotie serve --port {port + 1}`",
+                err=True,
+            )
+            raise typer.Exit(2)
         if demo:
             _prepare_demo(strategy, demo, host, port)
         settings = get_settings()
