@@ -66,6 +66,7 @@ from access_policy.masking import mask_value
 from access_policy.models import Decision
 from access_policy.rows import row_filter_sql
 from access_policy.service import Policy
+from activation.unsubscribe import UnsubscribeLinks
 from audit import AuditEvent, AuditLog
 from consent.checks import EXPIRED, GIVEN, consent_gated, consent_standing, lawful_subjects
 from kernel.errors import NotFound, RecordError
@@ -296,9 +297,12 @@ class AudienceRun:
     columns: list[str]
     masked: list[str]
     sends_recorded: int = 0
+    links: UnsubscribeLinks | None = field(default=None, repr=False)
+    """Per-recipient unsubscribe links added to every row (RFC 8058), when sends are recorded."""
     _store: RecordStore | None = field(default=None, repr=False)
     _select: Select[Any] | None = field(default=None, repr=False)
     _ids: list[str] = field(default_factory=list, repr=False)
+    _selected: list[str] = field(default_factory=list, repr=False)
 
     @property
     def subject_ids(self) -> list[str]:
@@ -333,19 +337,24 @@ class AudienceRun:
         crypto = store.crypto
         token = None if crypto is None else partial(crypto.pseudonymiser.hmac, EXPORT_MASK_DOMAIN)
         encrypted = [
-            c for c in self.columns[1:] if store.tables.columns[f"{subject}.{c}"].encrypted
+            c for c in self._selected[1:] if store.tables.columns[f"{subject}.{c}"].encrypted
         ]
         masked = set(self.masked)
         sid = store.tables.subject_table.c.subject_id
         for start in range(0, len(self._ids), _CHUNK):
             chunk = self._ids[start : start + _CHUNK]
             found = session.execute(self._select.where(sid.in_(chunk)).order_by(sid))
-            rows = [dict(zip(self.columns, r, strict=True)) for r in found]
+            rows = [dict(zip(self._selected, r, strict=True)) for r in found]
             if encrypted:
                 _decrypt(store, rows, encrypted)
             for row in rows:
                 for name in masked:
                     row[name] = mask_value(specs[f"{subject}.{name}"], row[name], token=token)
+                if self.links is not None:
+                    headers = self.links.headers(self.activation.id, row["subject_id"])
+                    row["unsubscribe_url"] = self.links.url(self.activation.id, row["subject_id"])
+                    row["list_unsubscribe"] = headers["List-Unsubscribe"]
+                    row["list_unsubscribe_post"] = headers["List-Unsubscribe-Post"]
                 yield row
 
 
@@ -403,6 +412,7 @@ def audience(
     at: datetime | None = None,
     record_sends: bool = False,
     audit: AuditLog | None = None,
+    links: UnsubscribeLinks | None = None,
 ) -> AudienceRun:
     """Compute the audience of ``activation_id`` for ``role`` at ``at`` (default now).
 
@@ -410,6 +420,8 @@ def audience(
     (:class:`NotFound`) an undeclared activation. With ``record_sends`` every subject of the
     final audience gets one contact-log row stamped ``at`` (one bulk insert). One audit
     entry per run, counts only. The caller owns the transaction (and commits the sends).
+    With ``links`` (and ``record_sends``) every exported row carries the recipient's own
+    one-click unsubscribe link and the RFC 8058 header values.
     """
     strategy = store.strategy
     act = _activation(strategy, activation_id)
@@ -461,8 +473,12 @@ def audience(
         if ref.partition(".")[0] == store.subject_entity
     }
     names = [ref.partition(".")[2] for ref in visible]
-    columns = ["subject_id", *names]
+    selected = ["subject_id", *names]
     stmt = select(sid.label("subject_id"), *(subject.c[n] for n in names))
+    links = links if record_sends else None
+    columns = list(selected)
+    if links is not None:
+        columns += ["unsubscribe_url", "list_unsubscribe", "list_unsubscribe_post"]
     run = AudienceRun(
         activation=act,
         role=role,
@@ -470,9 +486,11 @@ def audience(
         counts=counts,
         columns=columns,
         masked=[ref.partition(".")[2] for ref, d in visible.items() if d is Decision.MASK],
+        links=links,
         _store=store,
         _select=stmt,
         _ids=final_ids,
+        _selected=selected,
     )
     if record_sends:
         run.sends_recorded = record_send(session, act, final_ids, at=moment)

@@ -14,17 +14,16 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from audit.tables import AuditEntry, AuditHead
+from audit.tables import GENESIS, HEAD_ID, AuditEntry, AuditHead
 
 __all__ = ["GENESIS", "MAX_SEQ", "AuditEvent", "AuditLog", "Break", "Verification"]
 
-GENESIS = "0" * 64
-"""The previous hash of the first entry."""
+_HEAD = cast(Table, AuditHead.__table__)
 MAX_SEQ = 2**63 - 1
 """The largest sequence number a database's 64-bit integer holds (``after`` beyond it is
 refused as a parameter error, not sent to the driver)."""
@@ -105,28 +104,39 @@ class AuditLog:
         ).hexdigest()
 
     def append(self, session: Session, event: AuditEvent, *, at: datetime | None = None) -> int:
-        """Append ``event`` in the caller's transaction; returns its sequence number."""
+        """Append ``event`` in the caller's transaction; returns its sequence number.
+
+        The first statement moves the head on, and so locks it until the caller's transaction
+        ends: the row lock on PostgreSQL and MariaDB, the database's write lock on SQLite, taken
+        before the head is read (a plain read first would let two writers read the same head).
+        Concurrent appenders therefore queue, and each links to the entry the one before it
+        committed: no duplicate sequence number, no fork.
+        """
+        details = _check_details(event.details)  # refused before anything is locked
+        session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq + 1))
         head = session.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        ).scalar_one_or_none()
+            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)
+        ).one_or_none()
         if head is None:
-            head = AuditHead(id=1, seq=0, hash=GENESIS)
-            session.add(head)
+            raise RuntimeError(
+                "the audit log has no head row: run `tietotie db upgrade` to create it"
+            )
+        seq, prev_hash = head
         entry = AuditEntry(
-            seq=head.seq + 1,
+            seq=seq,
             at=(at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds"),
             actor=event.actor,
             action=event.action,
             subject_id=event.subject_id,
             request_id=event.request_id,
-            details=_check_details(event.details),
-            prev_hash=head.hash,
+            details=details,
+            prev_hash=prev_hash,
         )
-        entry.hash = self._hash(head.hash, entry)
+        entry.hash = self._hash(prev_hash, entry)
         session.add(entry)
-        head.seq, head.hash = entry.seq, entry.hash
+        session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=entry.hash))
         session.flush()
-        return entry.seq
+        return int(seq)
 
     def entries(
         self,
@@ -167,9 +177,19 @@ class AuditLog:
             if not hmac.compare_digest(entry.hash, self._hash(entry.prev_hash, entry)):
                 breaks.append(Break(entry.seq, "content does not match its hash: edited"))
             expected_seq, prev = entry.seq + 1, entry.hash
-        head = session.get(AuditHead, 1)
+        head = session.execute(
+            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)
+        ).one_or_none()
         head_seq = head.seq if head else 0
-        if head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
+        if head is None:
+            breaks.append(
+                Break(
+                    expected_seq - 1,
+                    "the head row is missing: it was deleted, or the log was not created by "
+                    "`tietotie db upgrade`",
+                )
+            )
+        elif head.seq != expected_seq - 1 or head.hash != prev:
             breaks.append(
                 Break(
                     head.seq,

@@ -1,5 +1,6 @@
 """The consent ledger: append-only events, signed receipts, derived state and bulk checks."""
 
+from consent.authority import authorise_staff, check_self_service, verify_subject_receipt
 from consent.checks import (
     EXPIRED,
     GIVEN,
@@ -25,6 +26,7 @@ from consent.models import (
 )
 from consent.receipts import ReceiptCheck, ReceiptSigner, decode_claims, verify_receipt
 from consent.service import (
+    authorise_call,
     consent_use,
     consent_uses,
     derive_status,
@@ -62,8 +64,11 @@ __all__ = [
     "RecordedState",
     "SubjectConsents",
     "SubjectRef",
+    "authorise_call",
+    "authorise_staff",
     "check",
     "check_many",
+    "check_self_service",
     "consent_gated",
     "consent_standing",
     "consent_use",
@@ -83,4 +88,5 @@ __all__ = [
     "record_gpc_refusals",
     "subject_consents",
     "verify_receipt",
+    "verify_subject_receipt",
 ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from pydantic import Field, model_validator
 
 from schemas.primitives import StrictModel
 
 __all__ = [
+    "RECEIPT_MAX_CHARS",
     "CollectionMethod",
     "ConsentCreate",
     "ConsentEvent",
@@ -23,6 +24,10 @@ __all__ = [
     "SubjectConsents",
     "SubjectRef",
 ]
+
+
+RECEIPT_MAX_CHARS: Final = 16_384
+"""A receipt is a few kilobytes of JWS; anything much longer is not one."""
 
 
 class ConsentState(StrEnum):
@@ -156,6 +161,13 @@ class ConsentCreate(StrictModel):
     evidence: dict[str, Any] = Field(
         default_factory=dict,
         description="Proof of the statement (form id, wording version…); no personal data.",
+    )
+    receipt: str | None = Field(
+        default=None,
+        max_length=RECEIPT_MAX_CHARS,
+        description="Calls without a staff token: a receipt the controller signed for an "
+        "earlier event of this subject (the `receipt` of a POST /v1/consents answer), proving "
+        "the caller is the subject the id names. Staff calls leave it out.",
     )
 
 

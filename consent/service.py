@@ -14,7 +14,11 @@ Rules, each refused with a :class:`ConsentError` that names what is wrong and wh
   was told); refusals and withdrawals are taken through any declared source, because
   withdrawing must be as easy as giving (Art. 7(3)) and can never harm the subject;
 * the evidence is a small JSON object that holds no personal data (Art. 5(1)(c)): the subject
-  is named by the pseudonymous id, so keys such as ``email`` or ``name`` are refused.
+  is named by the pseudonymous id, so keys such as ``email`` or ``name`` are refused;
+* staff record consent only through a source their role collects for (``collected_by``), or
+  with the ``consents`` duty (:func:`authorise_staff`, a :class:`Forbidden` otherwise); the
+  subject alone only refuses or withdraws, and proves who they are with a receipt the
+  controller signed for them earlier (:func:`verify_subject_receipt`, an :class:`AuthError`).
 
 The caller owns the transaction: these functions add and flush, and never commit.
 """
@@ -29,6 +33,7 @@ from typing import Any, Final, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent.authority import authorise_staff, check_self_service, verify_subject_receipt
 from consent.models import (
     CollectionMethod,
     ConsentCreate,
@@ -50,13 +55,14 @@ from consent.receipts import (
 )
 from consent.tables import ConsentEventRow
 from kernel.errors import AuthError, ConsentError
-from schemas.enums import Category, LegalBasis, UseKind
+from schemas.enums import Category, Duty, LegalBasis, UseKind
 from schemas.models import Source, Strategy, Use
 from schemas.primitives import parse_duration
 
 __all__ = [
     "EVIDENCE_MAX_BYTES",
     "GPC_KINDS",
+    "authorise_call",
     "consent_use",
     "consent_uses",
     "derive_status",
@@ -463,6 +469,38 @@ def _public(event: ConsentEvent) -> ConsentPublic:
     return ConsentPublic.of(event, decode_claims(event.receipt))
 
 
+def authorise_call(
+    strategy: Strategy,
+    body: ConsentCreate,
+    *,
+    signer: ReceiptSigner,
+    staff_role: str | None,
+    staff_duties: Iterable[Duty] = (),
+) -> None:
+    """Refuse a consent call its caller may not make, before the subject is looked up.
+
+    Staff: the statement must fit the strategy (:class:`ConsentError`) and the role must
+    collect for the source or hold the ``consents`` duty (:class:`Forbidden`). The subject
+    without a token: only a refusal or withdrawal, naming themselves by subject id, with a
+    receipt the controller signed for that id (:class:`AuthError`). Nothing here depends on
+    whether the subject exists, so the refusals say nothing about who is a customer.
+    """
+    state = RecordedState(body.state)
+    if staff_role is not None:
+        use = consent_use(strategy, body.use)
+        source = _source(strategy, body.source, use, state)
+        authorise_staff(strategy, role=staff_role, duties=staff_duties, source=source)
+        return
+    check_self_service(state)
+    if set(body.subject.keys()) != {"id"} or body.subject.id is None:
+        raise AuthError(
+            "without a staff token, name the subject by the subject id on your consent "
+            "receipt ({'id': ...}); finding a subject by an identifier needs a staff token",
+            parameter="subject",
+        )
+    verify_subject_receipt(body.receipt, subject_id=body.subject.id, signer=signer)
+
+
 def record_call(
     session: Session,
     strategy: Strategy,
@@ -471,25 +509,28 @@ def record_call(
     signer: ReceiptSigner,
     subject_id: str,
     staff_role: str | None,
+    staff_duties: Iterable[Duty] = (),
     gpc: bool = False,
     at: datetime | None = None,
 ) -> ConsentRecorded:
     """One ``POST /v1/consents`` call: the stated event, plus the refusals a GPC signal makes.
 
-    ``staff_role`` is the authenticated caller's role, or ``None`` for the subject's own call.
-    A subject's own call may only refuse or withdraw: that can never harm them, whereas a
-    ``given`` from an unauthenticated caller could be anyone's (until identity verification
-    exists, giving consent goes through staff). With ``gpc`` (``Sec-GPC: 1``) every consent-based
+    ``staff_role`` is the authenticated caller's role (with its ``staff_duties``), who must be
+    allowed to record through the body's source (:func:`authorise_staff`), or ``None`` for the
+    subject's own call. A subject's own call may only refuse or withdraw, which can never harm
+    them, and must carry the subject's receipt (:func:`verify_subject_receipt`); a ``given``
+    from an unauthenticated caller could be anyone's (until identity verification exists,
+    giving consent goes through staff). With ``gpc`` (``Sec-GPC: 1``) every consent-based
     direct-marketing or profiling use not already refused or withdrawn gets a refusal, and a
     ``given`` for such a use in the same call is refused as ambiguous (Art. 4(11)).
     """
     state = RecordedState(body.state)
-    if staff_role is None and state is RecordedState.GIVEN:
+    authorise_call(strategy, body, signer=signer, staff_role=staff_role, staff_duties=staff_duties)
+    if staff_role is None and body.subject.id != subject_id:
         raise AuthError(
-            "giving consent needs a staff token (Authorization: Bearer ...): until identity "
-            "verification exists, only staff can show who gave it (Art. 7(1)). Withdrawing and "
-            "refusing need no token",
-            parameter="state",
+            "the call names another subject than the one it is recorded for: name the subject "
+            "the receipt is for",
+            parameter="subject",
         )
     use = consent_use(strategy, body.use)
     if gpc and state is RecordedState.GIVEN and use.kind in GPC_KINDS:

@@ -4,7 +4,10 @@ One row per statement a subject made about one purpose; rows are only ever inser
 current state of a (subject, use) pair is the row with the greatest ``(event_time, seq)``: it
 is derived, never stored, and nothing is overwritten. On SQLite and PostgreSQL triggers refuse
 ``UPDATE`` and ``DELETE`` (and ``TRUNCATE`` on PostgreSQL), so even a stray SQL statement cannot
-rewrite history; other databases rely on the service, which never issues either.
+rewrite history; other databases rely on the service, which never issues either. The triggers
+are schema objects like the table: ``tietotie db upgrade`` creates them (the table's
+``info["triggers"]``, see :mod:`records.migrations`), never the service at run time, where two
+processes would race to create them.
 
 The covering index ``(use, subject_id, event_time, seq, state, expires_at)`` answers the
 set-based "who may use U be applied to" query of :mod:`consent.checks` without reading a single
@@ -78,6 +81,36 @@ class EpochMicros(TypeDecorator[datetime]):
         return None if value is None else _EPOCH + timedelta(microseconds=int(value))
 
 
+_PG_FUNCTION: Final = (
+    "CREATE OR REPLACE FUNCTION consent_event_append_only() RETURNS trigger "
+    f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$"
+)
+# Per dialect, each trigger's name and the idempotent statements that create it; the migration
+# runs a trigger's statements when the database lacks it. CREATE OR REPLACE TRIGGER needs
+# PostgreSQL 14 or later.
+_TRIGGERS: Final[dict[str, dict[str, list[str]]]] = {
+    "sqlite": {
+        f"consent_event_no_{verb.lower()}": [
+            f"CREATE TRIGGER IF NOT EXISTS consent_event_no_{verb.lower()} BEFORE {verb} "
+            f"ON consent_event BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+        ]
+        for verb in ("UPDATE", "DELETE")
+    },
+    "postgresql": {
+        "consent_event_no_change": [
+            _PG_FUNCTION,
+            "CREATE OR REPLACE TRIGGER consent_event_no_change BEFORE UPDATE OR DELETE "
+            "ON consent_event FOR EACH ROW EXECUTE FUNCTION consent_event_append_only()",
+        ],
+        "consent_event_no_truncate": [
+            _PG_FUNCTION,
+            "CREATE OR REPLACE TRIGGER consent_event_no_truncate BEFORE TRUNCATE "
+            "ON consent_event FOR EACH STATEMENT EXECUTE FUNCTION consent_event_append_only()",
+        ],
+    },
+}
+
+
 class ConsentBase(DeclarativeBase):
     """Declarative base of the consent ledger, with the project's constraint naming convention."""
 
@@ -100,7 +133,10 @@ class ConsentEventRow(ConsentBase):
             "expires_at",
         ),
         Index("ix_consent_event_subject_id", "subject_id"),
-        {"comment": "consent ledger: append-only events (ISO/IEC TS 27560 records)"},
+        {
+            "comment": "consent ledger: append-only events (ISO/IEC TS 27560 records)",
+            "info": {"triggers": _TRIGGERS},
+        },
     )
 
     # INTEGER PRIMARY KEY on SQLite is the rowid: the cheapest monotonic sequence there is.
@@ -129,23 +165,6 @@ class ConsentEventRow(ConsentBase):
     receipt: Mapped[str] = mapped_column(Text())
 
 
-_SQLITE_GUARD: Final = [
-    f"CREATE TRIGGER IF NOT EXISTS consent_event_no_{verb.lower()} BEFORE {verb} ON consent_event "
-    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
-    for verb in ("UPDATE", "DELETE")
-]
-# CREATE OR REPLACE TRIGGER needs PostgreSQL 14 or later.
-_PG_GUARD: Final = [
-    "CREATE OR REPLACE FUNCTION consent_event_append_only() RETURNS trigger "
-    f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$",
-    "CREATE OR REPLACE TRIGGER consent_event_no_change BEFORE UPDATE OR DELETE ON consent_event "
-    "FOR EACH ROW EXECUTE FUNCTION consent_event_append_only()",
-    "CREATE OR REPLACE TRIGGER consent_event_no_truncate BEFORE TRUNCATE ON consent_event "
-    "FOR EACH STATEMENT EXECUTE FUNCTION consent_event_append_only()",
-]
-_GUARDS: Final = {"sqlite": _SQLITE_GUARD, "postgresql": _PG_GUARD}
-
-
 def ledger_metadata() -> MetaData:
     """The ledger's MetaData, for ``dsar.tables.SERVICE_METADATA`` and migrations."""
     return ConsentBase.metadata
@@ -154,13 +173,14 @@ def ledger_metadata() -> MetaData:
 def install_guard(bind: Engine | Connection) -> bool:
     """Install the append-only triggers where the database has them (SQLite, PostgreSQL ≥ 14).
 
-    Idempotent; True when a guard is in place. Run after the table exists: :func:`create_tables`
-    does, and so does the consent API before its first write (migrations create tables without
-    triggers).
+    Idempotent; True when a guard is in place. ``tietotie db upgrade`` installs the same
+    triggers with the table; this is for :func:`create_tables` (tests, throwaway databases).
     """
-    statements = _GUARDS.get(bind.dialect.name)
-    if statements is None:
+    triggers = _TRIGGERS.get(bind.dialect.name)
+    if triggers is None:
         return False
+    # dict.fromkeys: in order, and PostgreSQL's shared function once
+    statements = list(dict.fromkeys(s for listing in triggers.values() for s in listing))
     if isinstance(bind, Connection):
         for statement in statements:
             bind.exec_driver_sql(statement)

@@ -27,6 +27,8 @@ class Staff:
     role: str
     name: str | None
     duties: frozenset[Duty]
+    pseudonymise_domains: frozenset[str] = frozenset()
+    """The domains the role's pseudonymise duty names (organisation.yaml)."""
 
 
 def issue_token(
@@ -85,7 +87,13 @@ def authenticate(session: Session, strategy: Strategy, authorization: str | None
         raise AuthError(
             f"the token's role {row.role!r} is no longer in organisation.yaml", role=row.role
         )
-    return Staff(token_id=row.id, role=row.role, name=row.name, duties=frozenset(role.duties))
+    return Staff(
+        token_id=row.id,
+        role=row.role,
+        name=row.name,
+        duties=frozenset(role.duties),
+        pseudonymise_domains=frozenset(role.pseudonymise_domains),
+    )
 
 
 def require_duty(staff: Staff, duty: Duty | str) -> Staff:

@@ -1,7 +1,8 @@
 """The six rights carried out: access, portability, rectification, erasure, restriction, objection.
 
 Each right returns a JSON-ready result that says what was done, in numbers and reasons, so the
-requester and an auditor read the same account. The caller owns the transaction.
+requester and an auditor read the same account. The caller owns the transaction, except for
+erasure: it spans stores that share no transaction, so it commits step by step (dsar.erasure).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,12 +18,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from activation.audiences import contact_log
+from audit import AuditLog
 from consent.receipts import ReceiptSigner
 from consent.service import history, record_consent, subject_consents
+from dsar.erasure import Erasure, ErasureOutcome
+from dsar.requests import Requests
 from kernel.errors import NotFound, RecordError, ValidationFailed
 from records.external import ExternalSystems
 from records.ingest import encrypt_rows
@@ -329,6 +334,48 @@ class Fulfiller:
             "recipients_to_notify": notify,
         }
 
+    def erasure(
+        self, *, requests: Requests | None = None, audit: AuditLog | None = None
+    ) -> Erasure:
+        """The recorded, resumable Art. 17 erasure over this fulfiller's stores (dsar.erasure).
+
+        With ``requests`` the erasure moves its request along (``in_progress`` while a step is
+        pending, ``completed`` when none is); with ``audit`` every step is in the audit log.
+        """
+        return Erasure(
+            self.strategy,
+            self.store,
+            self.external,
+            now=self.now,
+            requests=requests,
+            audit=audit,
+        )
+
+    def erase_request(
+        self,
+        session: Session,
+        request_id: str,
+        *,
+        subject_id: str | None,
+        identity: Mapping[str, Any],
+        actor: str,
+        requests: Requests | None = None,
+        audit: AuditLog | None = None,
+    ) -> ErasureOutcome:
+        """Art. 17 for one request: plan it (first time), then run every step not yet done.
+
+        Unlike the other rights this commits as it goes: the main database, the keystore and
+        each external system cannot share a transaction, so each step is committed with its
+        record (see :mod:`dsar.erasure.service`).
+        """
+        return self.erasure(requests=requests, audit=audit).run(
+            session,
+            request_id,
+            subject_id=subject_id,
+            identity=self.identity_of(session, subject_id, identity),
+            actor=actor,
+        )
+
     def erase(
         self,
         session: Session,
@@ -336,110 +383,21 @@ class Fulfiller:
         identity: Mapping[str, Any],
         *,
         request_id: str | None = None,
+        audit: AuditLog | None = None,
     ) -> dict[str, Any]:
-        """Art. 17: delete what no obligation keeps, restrict what one does, crypto-shred."""
-        ident = self.identity_of(session, subject_id, identity)
-        erased: dict[str, int] = {}
-        kept: list[dict[str, Any]] = []
-        shredded, shred_note = False, None
-        if subject_id is not None and subject_exists(session, self.store, subject_id):
-            kept, erased = self._erase_records(session, subject_id)
-            contacts = session.execute(
-                select(func.count()).where(contact_log.c.subject_id == subject_id)
-            ).scalar_one()
-            session.execute(delete(contact_log).where(contact_log.c.subject_id == subject_id))
-            if contacts:
-                erased["contact_log"] = contacts
-            kept_encrypted = [k for k in kept if k["encrypted_fields"]]
-            if kept_encrypted:
-                shred_note = (
-                    "the subject key is kept: fields held under a legal obligation are "
-                    "encrypted with it"
-                )
-            elif self.store.crypto is not None:
-                keystore = self.store.crypto.keystore
-                destroyed = keystore.shred(subject_id)
-                shredded = keystore.is_erased(subject_id)
-                shred_note = (
-                    "the subject's key was destroyed: encrypted values in every copy "
-                    "and backup are unreadable"
-                    if destroyed
-                    else "no encrypted values were held; the subject is marked erased"
-                )
-            if kept:
-                raise_flag(
-                    session,
-                    subject_id,
-                    kind=FlagKind.RESTRICTION,
-                    scope="all",
-                    reason="Art. 17(3)(b): kept under a legal obligation",
-                    request_id=request_id,
-                    at=self.now(),
-                )
-        outcomes = self.external.erase(ident)
-        return {
-            "erased": erased,
-            "kept": kept,
-            "crypto_shredded": shredded,
-            "crypto_note": shred_note,
-            "external": [o.summary() for o in outcomes],
-            "consent_history": "kept as proof of lawful processing (Art. 7(1), 17(3)(e)); it "
-            "holds only the pseudonymous subject id",
-        }
+        """Art. 17: delete what no obligation keeps, restrict what one does, crypto-shred.
 
-    def _erase_records(
-        self, session: Session, subject_id: str
-    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-        index, now = self.strategy.index, self.now()
-        obliged: dict[str, list[str]] = {}
-        for use in self.strategy.uses:
-            if use.legal_basis is LegalBasis.LEGAL_OBLIGATION:
-                for ref in index.use_fields[use.id]:
-                    obliged.setdefault(ref, []).append(f"{use.id}: {use.law}")
-        kept: list[dict[str, Any]] = []
-        erased: dict[str, int] = {}
-        keep_subject = False
-        order = self.store.tables.order()
-        for entity in reversed(order):
-            table = self.store.tables.table(entity)
-            columns = self.store.tables.fields_of(entity)
-            keep_cols = [c for c in columns if c.ref in obliged]
-            rows = session.execute(
-                select(table.c.id, table.c.retention_until).where(table.c.subject_id == subject_id)
-            ).all()
-            keep_ids = [r.id for r in rows if keep_cols and r.retention_until > now]
-            drop_ids = [r.id for r in rows if r.id not in keep_ids]
-            if entity == self.store.subject_entity and keep_subject and drop_ids:
-                keep_ids, drop_ids = drop_ids, []  # the subject row anchors what is kept
-                keep_cols = keep_cols or []
-            if drop_ids:
-                session.execute(delete(table).where(table.c.id.in_(drop_ids)))
-                erased[entity] = len(drop_ids)
-            if keep_ids:
-                keep_subject = True
-                cleared = {c.name: None for c in columns if c not in keep_cols}
-                cleared.update(
-                    {c.blind_index: None for c in columns if c not in keep_cols and c.blind_index}
-                )
-                if cleared:
-                    session.execute(
-                        update(table)
-                        .where(table.c.id.in_(keep_ids))
-                        .values(**cleared, updated_at=now)
-                    )
-                until = max(r.retention_until for r in rows if r.id in keep_ids)
-                kept.append(
-                    {
-                        "entity": entity,
-                        "records": len(keep_ids),
-                        "fields": [c.name for c in keep_cols],
-                        "encrypted_fields": [c.name for c in keep_cols if c.encrypted],
-                        "why": sorted({w for c in keep_cols for w in obliged[c.ref]}),
-                        "until": until.isoformat(),
-                        "article": "Art. 17(3)(b)",
-                    }
-                )
-        return kept, erased
+        The result of :meth:`erase_request` without a request to move along; without
+        ``request_id`` the plan gets an id of its own. It commits as it goes.
+        """
+        return self.erase_request(
+            session,
+            request_id or secrets.token_hex(16),
+            subject_id=subject_id,
+            identity=identity,
+            actor="system",
+            audit=audit,
+        ).result
 
     def restrict(
         self, session: Session, subject_id: str | None, *, request_id: str | None = None

@@ -16,6 +16,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table
 from activation.audiences import contact_log_metadata
 from audit.tables import audit_metadata
 from consent.tables import ledger_metadata
+from dsar.erasure.tables import erasure_metadata
 from dsar.requests.tables import request_metadata
 from records.restrictions import flag_metadata
 from schemas.models import Strategy
@@ -57,6 +58,7 @@ SERVICE_METADATA: Final[tuple[Callable[[], MetaData], ...]] = (
     flag_metadata,
     ledger_metadata,
     contact_log_metadata,
+    erasure_metadata,
 )
 """Every package's service tables; adding a package is one line."""
 

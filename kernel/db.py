@@ -20,9 +20,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kernel.errors import TietotieError
+from kernel.files import describe_os_error, private_sqlite_file
 
 __all__ = [
     "DEFAULT_URL",
+    "SQLITE_BUSY_TIMEOUT_MS",
     "DatabaseError",
     "make_engine",
     "reachable",
@@ -32,6 +34,8 @@ __all__ = [
 
 DEFAULT_URL: Final = "sqlite:///var/tietotie.db"
 """The system of record when TIETOTIE_DATABASE_URL is not set."""
+SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+"""How long a SQLite writer waits for another's transaction to end before giving up."""
 
 _DRIVERS: Final = {
     "postgresql": "postgresql+psycopg",
@@ -49,18 +53,33 @@ class DatabaseError(TietotieError):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Per connection: wait for the write lock rather than fail, WAL, foreign keys.
+
+    Concurrent writers on one SQLite file queue instead of failing with "database is locked":
+    the driver (pysqlite's default transaction handling) opens a transaction only at a
+    transaction's first write, and that statement waits up to the busy timeout for the write
+    lock; reads before it see the latest commit, and from it on the transaction holds the lock,
+    so no transaction ever tries to write on top of a stale snapshot (which SQLite refuses at
+    once, whatever the timeout). Code that must read and then write consistently (the audit
+    log's head) writes first. The busy timeout is set first, so even switching a new file to
+    WAL waits for a connection opened at the same moment.
+    """
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA busy_timeout = 10000")
     finally:
         cursor.close()
 
 
 def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
-    """An engine for ``url``; see the module docstring for what each backend gets."""
+    """An engine for ``url``; see the module docstring for what each backend gets.
+
+    A SQLite file is created mode 0600 (its new directories 0700) before the first connect,
+    and an existing one that others can read is tightened to 0600 with a warning.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -74,7 +93,19 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # SQLite would create the file (and later its -wal/-shm) with the umask's mode,
+            # usually 0644: names and emails readable by every local user. Create it 0600
+            # first; SQLite gives its sidecar files the database file's mode.
+            path = Path(database).expanduser()
+            try:
+                private_sqlite_file(path)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot keep the SQLite database {path} readable by its owner only: "
+                    f"{describe_os_error(exc)}. Fix its permissions or point "
+                    "TIETOTIE_DATABASE_URL at a file of your own.",
+                    file=str(path),
+                ) from None
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

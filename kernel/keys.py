@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -47,7 +48,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kernel.errors import KeyConfigError
-from kernel.files import atomic_path
+from kernel.files import PRIVATE_FILE_MODE, atomic_path, describe_os_error, private_directory
 
 if sys.platform != "win32":
     import fcntl
@@ -96,6 +97,27 @@ _PLACEHOLDER_WORDS = frozenset(
 )
 # One character repeated ("xxxx", "0000"), a template slot ("<key>", "${KEY}"), or an ellipsis.
 _PLACEHOLDER_PATTERN = re.compile(r"(.)\1*|<.*>|\$\{.*\}|\.\.\.", re.DOTALL)
+# Words that give a made-up value away, searched in a value that is not a key anyway (and in
+# the text a base64 value decodes to), only to say why it is refused.
+_PLACEHOLDER_HINT = re.compile(
+    r"change.?(me|it)|replace.?me|placeholder|example|dummy|secret|passw(or)?d|insecure|"
+    r"your.?key|master.?key|todo|fixme|sample|test",
+    re.IGNORECASE,
+)
+# Words of eight or more letters searched inside a base64 value that does decode to 32 bytes:
+# "TIETOTIEmasterKEYchangeME..." decodes to bytes that look random, but was typed by a person.
+# A random key holds one of these by chance less than once in 10^9 (about 3 * 10^-10).
+_TYPED_WORDS = re.compile(
+    r"change.?(me|it)|replace.?me|placeholder|password|insecure|master.?key|secret.?key|tietotie",
+    re.IGNORECASE,
+)
+_HEX_KEY = re.compile(r"(0x)?[0-9a-f]{64}", re.IGNORECASE)
+# Bytes a typed phrase is made of: printable ASCII, tab, newline, carriage return, NUL padding.
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x00, 0x09, 0x0A, 0x0D}
+_MAKE_A_KEY = (
+    "make a real key: `tietotie keys init --generate-master-key` writes a key file, "
+    "`tietotie keys generate` prints one for the variable"
+)
 
 
 def _hkdf(key: bytes, info: bytes, length: int) -> bytes:
@@ -118,24 +140,61 @@ def _is_development(environment: str) -> bool:
 
 
 def _placeholder_reason(text: str) -> str | None:
-    """Why ``text`` is not a real key, or ``None`` if it decodes to 32 plausible bytes.
+    """Why ``text`` is not a real master key, or ``None`` if it is 32 bytes that look random.
 
-    The reason never quotes the value.
+    A master key is 32 bytes from a cryptographic random generator, in base64. Refused:
+
+    - an empty value, a placeholder word (``change-me``, ``secret``…), one character repeated,
+      a template slot (``<key>``, ``${KEY}``) or ``...``;
+    - a value that is not base64 (a hex key is named as such), or decodes to other than 32 bytes;
+    - a value that decodes to text: at least 30 of its bytes printable ASCII, whitespace or NUL
+      (the base64 of a phrase such as "this is a placeholder key…"; a random key is that
+      text-like about once in 10^10);
+    - low-entropy bytes: fewer than 16 distinct byte values, a repeating block, or fewer than
+      16 distinct steps between neighbouring bytes (counting ``00 01 02…``); each happens to a
+      random key less than once in 10^15;
+    - base64 text a person typed: fewer than 18 distinct symbols in it (random keys use about
+      31; fewer than 18 happens about once in 10^10) or a long placeholder word inside it
+      (``…changeme…``, ``…masterkey…``; about once in 10^9).
+
+    Together they refuse a generated key less than once in 10^9, and
+    :func:`generate_master_key` draws again in that case, so its keys always pass. The reason
+    never quotes the value.
     """
     stripped = text.strip()
     if not stripped:
         return "it is empty"
     if stripped.lower() in _PLACEHOLDER_WORDS or _PLACEHOLDER_PATTERN.fullmatch(stripped):
         return "it is a placeholder, not a key"
+    if _HEX_KEY.fullmatch(stripped):
+        return "it is hex; a master key is 32 random bytes in base64, not hex"
     try:
         raw = _b64decode_key(stripped)
     except (binascii.Error, ValueError):
+        if _PLACEHOLDER_HINT.search(stripped):
+            return "it is a placeholder phrase, not a key"
         return "it is not base64"
+    # A phrase: at least 15 of every 16 bytes are text (30 of 32).
+    phrase = bool(raw) and 16 * sum(byte in _TEXT_BYTES for byte in raw) >= 15 * len(raw)
+    if phrase and _PLACEHOLDER_HINT.search(raw.decode("latin-1")):
+        return "it is the base64 of a placeholder phrase, not a key"
     if len(raw) != KEY_BYTES:
-        return f"it decodes to {len(raw)} bytes; a master key is {KEY_BYTES} random bytes"
-    if len(set(raw)) < 8:
-        # 32 random bytes have ~31 distinct values; all-zero or repeated bytes are made up.
-        return "its bytes are not random (e.g. all zero)"
+        what = f"{len(raw)} bytes of text" if phrase else f"{len(raw)} bytes"
+        return f"it decodes to {what}; a master key is {KEY_BYTES} random bytes"
+    return _weakness(raw, "".join(stripped.split()).rstrip("="), phrase=phrase)
+
+
+def _weakness(raw: bytes, encoded: str, *, phrase: bool) -> str | None:
+    """Why 32 decoded bytes (and the base64 they came from) were not drawn at random, if so."""
+    steps = {(b - a) % 256 for a, b in itertools.pairwise(raw)}
+    if len(set(raw)) < 16 or len(steps) < 16:
+        return "its bytes are not random (too few distinct values, or a counting pattern)"
+    if any(raw == (raw[:period] * KEY_BYTES)[:KEY_BYTES] for period in range(1, 17)):
+        return "its bytes are not random (a block repeated)"
+    if phrase:
+        return "it decodes to text (a phrase), not to random bytes"
+    if len(set(encoded)) < 18 or _TYPED_WORDS.search(encoded):
+        return "it is typed text that happens to be base64, not random bytes"
     return None
 
 
@@ -172,23 +231,32 @@ class MasterKey:
 
 
 def generate_master_key() -> str:
-    """A fresh random master key, base64-encoded, for ``TIETOTIE_MASTER_KEY`` or a key file."""
-    return _b64encode(secrets.token_bytes(KEY_BYTES))
+    """A fresh random master key, base64-encoded, for ``TIETOTIE_MASTER_KEY`` or a key file.
+
+    It always passes the weak-key rules of :func:`load_master_key`: the rare draw they would
+    refuse (less than once in 10^9) is drawn again.
+    """
+    while True:
+        encoded = _b64encode(secrets.token_bytes(KEY_BYTES))
+        if _placeholder_reason(encoded) is None:
+            return encoded
 
 
 def write_master_key_file(path: Path) -> MasterKey:
     """Create ``path`` holding a fresh master key, mode 0600; refuse to overwrite a file."""
     path = Path(path)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private_parent(path)
     encoded = generate_master_key()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     except FileExistsError:
         raise KeyConfigError(
             f"master key file {path} already exists; refusing to overwrite it",
             file=str(path),
         ) from None
     try:
+        if os.name == "posix":
+            os.fchmod(fd, PRIVATE_FILE_MODE)  # exactly 0600, whatever the umask
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(encoded + "\n")
             handle.flush()
@@ -197,6 +265,16 @@ def write_master_key_file(path: Path) -> MasterKey:
         path.unlink(missing_ok=True)
         raise
     return MasterKey(_b64decode_key(encoded), source=str(path))
+
+
+def _private_parent(path: Path) -> None:
+    """Create the missing directories above a key file or keyring, mode 0700."""
+    try:
+        private_directory(path.parent, tighten=False)
+    except OSError as exc:
+        raise KeyConfigError(
+            f"cannot create the directory of {path}: {describe_os_error(exc)}", file=str(path)
+        ) from None
 
 
 def _check_key_file_mode(path: Path) -> None:
@@ -226,7 +304,7 @@ def _read_key_file(path: Path, *, development: bool) -> MasterKey:
         hint = (
             "delete it to have a development key created"
             if development
-            else "put a key from `tietotie keys init --generate-master-key` there"
+            else f"{_MAKE_A_KEY} (move this file away first)"
         )
         raise KeyConfigError(
             f"master key file {path} does not hold a usable key: {reason}; {hint}",
@@ -245,24 +323,35 @@ def load_master_key(
 ) -> MasterKey:
     """The master key from an explicit base64 ``value`` or else from ``key_file``.
 
-    Outside development (``environment != "development"``) a missing, placeholder
-    (``change-me``, all-zero bytes, too short…) or malformed key raises
-    :class:`KeyConfigError`. In development a placeholder value is ignored and a missing key
-    file is created with a fresh key, mode 0600 (unless ``create=False``). A key file that
-    group or others can read is refused everywhere, with the ``chmod`` that fixes it.
+    Outside development (``environment != "development"``) a missing, placeholder or weak key
+    (``change-me``, the base64 of a phrase, all-zero or patterned bytes, too short…; the rules
+    are :func:`_placeholder_reason`'s) raises :class:`KeyConfigError` naming the variable or the
+    file and how to make a real key; it is never replaced by a new key file. In development a
+    placeholder value is ignored with a warning and the key file is used instead, created with
+    a fresh key, mode 0600, when missing (unless ``create=False``); a placeholder *key file*
+    is refused there too. A key file that group or others can read is refused everywhere, with
+    the ``chmod`` that fixes it.
     """
     development = _is_development(environment)
+    ignored: str | None = None
     if value is not None and value.strip():
         reason = _placeholder_reason(value)
         if reason is None:
             return MasterKey(_b64decode_key(value), source=value_name)
         if not development:
             raise KeyConfigError(
-                f"{value_name} is not a usable master key: {reason}; set it to 32 random "
-                "bytes in base64 (`tietotie keys init --generate-master-key` makes a key file)",
+                f"{value_name} is not a usable master key: {reason}. A master key is 32 "
+                f"random bytes in base64; {_MAKE_A_KEY}",
+                setting=value_name,
                 environment=str(environment),
             )
-        _log.warning("%s is not a usable master key (%s); using the key file", value_name, reason)
+        ignored = f"{value_name} is ignored in development ({reason})"
+        _log.warning(
+            "%s is not a usable master key (%s); development: using the key file %s instead",
+            value_name,
+            reason,
+            key_file,
+        )
     if key_file is None:
         raise KeyConfigError(
             f"no master key: set {value_name} or configure a key file",
@@ -272,9 +361,9 @@ def load_master_key(
     if key_file.exists():
         return _read_key_file(key_file, development=development)
     if not development or not create:
+        unset = ignored if ignored is not None else f"{value_name} is not set"
         raise KeyConfigError(
-            f"no master key: {value_name} is not set and {key_file} does not exist; "
-            f"set {value_name} or create the file with `tietotie keys init --generate-master-key`",
+            f"no master key: {unset} and {key_file} does not exist; {_MAKE_A_KEY}",
             file=str(key_file),
             environment=str(environment),
         )
@@ -297,8 +386,8 @@ def _locked(path: Path) -> Iterator[None]:
     if sys.platform == "win32":
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    _private_parent(path)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -10,14 +10,14 @@ and never silently counted as done.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import MetaData, Table, delete, select, update
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
-from kernel.db import make_engine
+from kernel.db import DatabaseError, make_engine
 from schemas.models import External, Strategy
 from schemas.primitives import split_ref
 
@@ -72,7 +72,14 @@ class ExternalSystems:
                 ext.id, False, f"{ext.url_env} is not set: set it to the database URL of '{ext.id}'"
             )
         outcome = ExternalOutcome(ext.id, True)
-        engine = make_engine(url)
+        try:
+            engine = make_engine(url)
+        except DatabaseError:  # its message quotes the URL, which may hold a password
+            return ExternalOutcome(
+                ext.id, False, f"{ext.url_env} does not hold a SQLAlchemy database URL"
+            )
+        except OSError as exc:  # a SQLite URL whose directory cannot be made
+            return ExternalOutcome(ext.id, False, f"'{ext.id}' could not be {action}: {exc}")
         try:
             with engine.begin() as conn:
                 for spec in ext.tables:
@@ -104,7 +111,7 @@ class ExternalSystems:
                         if values:
                             result = conn.execute(update(table).where(match).values(**values))
                             outcome.counts[spec.name] = result.rowcount
-        except (SQLAlchemyError, NoSuchTableError, LookupError) as exc:
+        except (SQLAlchemyError, NoSuchTableError, LookupError, OSError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return ExternalOutcome(ext.id, False, f"'{ext.id}' could not be {action}: {detail}")
         finally:
@@ -115,9 +122,16 @@ class ExternalSystems:
         """Every row of every external table that holds the subject (Art. 15)."""
         return [self._work(ext, identity, "read") for ext in self.strategy.system.external]
 
-    def erase(self, identity: Mapping[str, str]) -> list[ExternalOutcome]:
-        """Delete the subject's rows from every external table (Art. 17)."""
-        return [self._work(ext, identity, "erase") for ext in self.strategy.system.external]
+    def erase(
+        self, identity: Mapping[str, str], *, systems: Collection[str] | None = None
+    ) -> list[ExternalOutcome]:
+        """Delete the subject's rows from every external table, or those of ``systems`` only
+        (Art. 17). Deleting is idempotent: a second run finds nothing left and counts 0."""
+        return [
+            self._work(ext, identity, "erase")
+            for ext in self.strategy.system.external
+            if systems is None or ext.id in systems
+        ]
 
     def rectify(
         self, identity: Mapping[str, str], changes: Mapping[str, Any]

@@ -13,13 +13,21 @@ from typing import Any
 
 import pycountry
 
-from schemas.enums import FieldType, LegalBasis, Operator, UseKind
+from schemas.enums import (
+    Duty,
+    FieldType,
+    IdentityLevel,
+    LegalBasis,
+    Operator,
+    OutputDomain,
+    UseKind,
+)
 from schemas.findings import Finding
 from schemas.loader import LoadResult, SourceMap, finding, load_strategy
 from schemas.models import Condition, Strategy, StrategyIndex
 from schemas.primitives import parse_duration, split_ref
 
-__all__ = ["EEA", "check_strategy", "validate"]
+__all__ = ["EEA", "check_strategy", "received_domains", "validate"]
 
 EEA = frozenset(
     [
@@ -78,6 +86,53 @@ def check_strategy(strategy: Strategy, source_map: SourceMap | None = None) -> l
     checker = _Checker(strategy, source_map or SourceMap())
     checker.run()
     return checker.out
+
+
+def received_domains(strategy: Strategy) -> dict[str, dict[str, str]]:
+    """Role id → {domain: why} for every pseudonymised output of the service the role receives.
+
+    A role receives tokens of :attr:`OutputDomain.REPORTING` as a pseudonymised report's
+    audience, of :attr:`OutputDomain.MASKED_READ` through a ``masked:`` field of its grants,
+    and of :attr:`OutputDomain.ACTIVATION_EXPORT` when it holds an activation's use with a
+    masked field of the subject entity (the audience export shows it). Grants merge per role
+    and use as the access policy merges them: a field read in clear is not masked.
+    """
+    idx = strategy.index
+    out: dict[str, dict[str, str]] = {}
+
+    def note(role: str, domain: OutputDomain, why: str) -> None:
+        out.setdefault(role, {}).setdefault(domain.value, why)
+
+    for rep in strategy.reports:
+        if rep.identity is IdentityLevel.PSEUDONYMISED:
+            for role in rep.audience:
+                note(
+                    role, OutputDomain.REPORTING, f"it receives the pseudonymised report '{rep.id}'"
+                )
+    read: dict[tuple[str, str], set[str]] = {}
+    shown_masked: dict[tuple[str, str], set[str]] = {}
+    for grant in strategy.system.access:
+        for use in grant.for_:
+            read.setdefault((grant.role, use), set()).update(idx.expand(grant.read))
+            shown_masked.setdefault((grant.role, use), set()).update(idx.expand(grant.masked))
+    masked_by = {
+        key: sorted((refs - read[key]) & idx.use_fields.get(key[1], frozenset()))
+        for key, refs in shown_masked.items()
+    }
+    for (role, use), refs in masked_by.items():
+        if refs:
+            note(role, OutputDomain.MASKED_READ, f"it reads {refs[0]} masked for '{use}'")
+    subject = idx.subject_entity
+    for act in strategy.activations:
+        for (role, use), refs in masked_by.items():
+            shown = [r for r in refs if split_ref(r)[0] == subject]
+            if use == act.use and shown:
+                note(
+                    role,
+                    OutputDomain.ACTIVATION_EXPORT,
+                    f"it receives the audience of '{act.id}' with {shown[0]} masked",
+                )
+    return out
 
 
 class _Checker:
@@ -206,6 +261,33 @@ class _Checker:
                 )
         for i, g in enumerate(self.s.goals):
             self.ref_id(g.owner, self.idx.roles, "unknown-role", "role", ("goals", i, "owner"))
+        self.pseudonymise_duties()
+
+    def pseudonymise_duties(self) -> None:
+        received = received_domains(self.s)
+        for i, role in enumerate(self.s.roles):
+            here: Path_ = ("roles", i)
+            if Duty.PSEUDONYMISE in role.duties and not role.pseudonymise_domains:
+                self.add(
+                    "pseudonymise-without-domains",
+                    f"role '{role.id}' has the pseudonymise duty but no pseudonymise_domains",
+                    (*here, "duties", role.duties.index(Duty.PSEUDONYMISE)),
+                )
+            if role.pseudonymise_domains and Duty.PSEUDONYMISE not in role.duties:
+                self.add(
+                    "pseudonymise-domains-without-duty",
+                    f"role '{role.id}' lists pseudonymise_domains but not the pseudonymise duty",
+                    (*here, "pseudonymise_domains"),
+                )
+            for j, domain in enumerate(role.pseudonymise_domains):
+                why = received.get(role.id, {}).get(domain)
+                if why is not None:
+                    self.add(
+                        "pseudonymise-received-domain",
+                        f"role '{role.id}' may pseudonymise into '{domain}', yet {why}: it "
+                        "could compute the tokens of those rows from clear values",
+                        (*here, "pseudonymise_domains", j),
+                    )
 
     def system(self) -> None:
         ents = self.idx.entities

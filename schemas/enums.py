@@ -15,6 +15,7 @@ __all__ = [
     "IdentityLevel",
     "LegalBasis",
     "Operator",
+    "OutputDomain",
     "Protect",
     "SourceChannel",
     "TransferSafeguard",
@@ -71,11 +72,35 @@ class TransferSafeguard(StrEnum):
 
 
 class Duty(StrEnum):
-    """A duty beyond reading data that a role may be given (Art. 24 and 38-39 GDPR)."""
+    """A duty beyond reading data that a role may be given (Art. 24 and 38-39 GDPR).
+
+    ``requests`` handles data-subject requests (Art. 12-22); ``audit`` reads the audit log and
+    the policy (Art. 5(2)); ``reidentify`` reverses encrypt tokens; ``consents`` records consent
+    through any source, not only those the role collects for (Art. 7(1)); ``pseudonymise``
+    computes tokens, of the domains the role's ``pseudonymise_domains`` names only (Art. 4(5)).
+    """
 
     REQUESTS = "requests"
     AUDIT = "audit"
     REIDENTIFY = "reidentify"
+    CONSENTS = "consents"
+    PSEUDONYMISE = "pseudonymise"
+
+
+class OutputDomain(StrEnum):
+    """Pseudonymisation domains of the service's own pseudonymised outputs (Art. 4(5) GDPR).
+
+    Pseudonymised data stays pseudonymous only while its reader cannot compute the tokens from
+    clear values, so no role that receives one of these outputs may pseudonymise into its
+    domain (`tietotie validate`: ``pseudonymise-received-domain``).
+    """
+
+    REPORTING = "reporting"
+    """Rows of pseudonymised reports (6-reporting.yaml ``identity: pseudonymised``)."""
+    ACTIVATION_EXPORT = "activation-export"
+    """Masked identifiers in campaign audience exports."""
+    MASKED_READ = "masked-read"
+    """Masked identifiers in staff reads of a subject (``masked:`` grants)."""
 
 
 class FieldType(StrEnum):

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from schemas.enums import (
     SPECIAL_CATEGORIES,
@@ -51,6 +51,7 @@ __all__ = [
     "Goal",
     "Kpi",
     "Processor",
+    "PseudonymDomain",
     "Question",
     "Report",
     "Role",
@@ -81,6 +82,19 @@ class Controller(StrictModel):
     )
 
 
+_DOMAIN_MAX = 64  # the limit kernel.crypto.validate_domain applies to every token's domain
+
+
+def _domain(value: str) -> str:
+    if len(value) > _DOMAIN_MAX:
+        raise ValueError(f"a pseudonymisation domain has at most {_DOMAIN_MAX} characters")
+    return value
+
+
+PseudonymDomain = Annotated[Id, AfterValidator(_domain)]
+"""A pseudonymisation domain: a kebab-case name of at most 64 characters (``analytics-extract``)."""
+
+
 class Role(StrictModel):
     """Who may touch data: a department, function, location or a named person."""
 
@@ -92,7 +106,13 @@ class Role(StrictModel):
     person: str | None = Field(default=None, description="A named person, when the role is one.")
     duties: list[Duty] = Field(
         default_factory=list,
-        description="Duties beyond reading data: requests, audit, reidentify.",
+        description="Duties beyond reading data: requests, audit, reidentify, consents, "
+        "pseudonymise.",
+    )
+    pseudonymise_domains: list[PseudonymDomain] = Field(
+        default_factory=list,
+        description="With the pseudonymise duty: the only domains the role may compute tokens "
+        "of (POST /v1/pseudonymise); never the domain of a pseudonymised output it receives.",
     )
 
 

@@ -274,6 +274,32 @@ _RULES = [
         "A country is not an ISO 3166-1 alpha-2 code",
         "Write the two-letter code, e.g. FI, SE, US; quote NO for Norway.",
     ),
+    # ── who may do what beyond reading data ──────────────────────────────────────────────────
+    Rule(
+        "pseudonymise-without-domains",
+        E,
+        "A role has the pseudonymise duty but names no domain",
+        "List the domains it may compute tokens of under 'pseudonymise_domains:' (e.g. "
+        "[analytics-extract]), or remove the duty: the duty alone opens no domain.",
+        "Art. 4(5)",
+    ),
+    Rule(
+        "pseudonymise-domains-without-duty",
+        E,
+        "A role names pseudonymise domains without the pseudonymise duty",
+        "Add 'pseudonymise' to the role's 'duties:', or remove 'pseudonymise_domains:': "
+        "without the duty the list grants nothing.",
+    ),
+    Rule(
+        "pseudonymise-received-domain",
+        E,
+        "A role may compute tokens of a domain whose pseudonymised output it receives",
+        "Remove the domain from the role's 'pseudonymise_domains:', or take the role out of "
+        "what brings it that output (a pseudonymised report's 'audience:', a 'masked:' grant, "
+        "an activation's use with masked fields): tokens computed from clear values would "
+        "re-identify the output's rows.",
+        "Art. 4(5), 32(1)(a)",
+    ),
     # ── the system of record ─────────────────────────────────────────────────────────────────
     Rule(
         "subject-entity",

@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import typer
+import uvicorn
 from typer.testing import CliRunner
 
 from kernel.crypto import Pseudonymiser
 from kernel.keys import Keyring, load_master_key
+from tests.conftest import ServiceEnv
 from tietotie.cli import get_app
 from tietotie.commands import keys, pseudonymise
 from tietotie.settings import get_settings
@@ -178,3 +181,60 @@ def test_pseudonymise_without_a_keyring_says_to_run_keys_init(env: Path) -> None
     )
     assert result.exit_code == 1
     assert "keys init" in result.output
+
+
+def test_generate_prints_only_a_key_that_production_accepts(env: Path) -> None:
+    """`keys generate` prints one base64 key and nothing else, and writes no file."""
+    result = runner.invoke(_app(), ["keys", "generate"])
+    assert result.exit_code == 0, result.output
+    printed = result.output.strip()
+    assert result.output == printed + "\n"
+    master = load_master_key(value=printed, key_file=None, environment="production")
+    assert master.source == "TIETOTIE_MASTER_KEY"
+    assert not (env / "var").exists()
+
+
+def test_production_refuses_the_base64_of_a_placeholder_phrase(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key that is only an encoded phrase is refused with how to make a real one."""
+    phrase = base64.b64encode(b"this is a placeholder key change me!").decode()
+    monkeypatch.setenv("TIETOTIE_ENVIRONMENT", "production")
+    monkeypatch.setenv("TIETOTIE_MASTER_KEY", phrase)
+    get_settings.cache_clear()
+    result = runner.invoke(_app(), ["keys", "init"])
+    assert result.exit_code == 1
+    assert "TIETOTIE_MASTER_KEY is not a usable master key" in result.output
+    assert "tietotie keys generate" in result.output
+    assert phrase not in result.output
+    assert not (env / "var").exists()
+
+
+@pytest.mark.parametrize(
+    "weak",
+    ["change-me", base64.b64encode(b"our production key, keep it safe").decode()],
+    ids=["placeholder", "phrase"],
+)
+def test_serve_in_production_exits_with_a_clear_message_on_a_weak_key(
+    weak: str, service_env: ServiceEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `db upgrade`, `serve` refuses a weak key: exit 1 with the reason, and no server."""
+    root = service_env()
+    monkeypatch.setenv("TIETOTIE_ENVIRONMENT", "production")
+    get_settings.cache_clear()
+    upgraded = runner.invoke(get_app(), ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    monkeypatch.setenv("TIETOTIE_MASTER_KEY", weak)
+    get_settings.cache_clear()
+
+    def no_server(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the server must not start on a weak key")
+
+    monkeypatch.setattr(uvicorn, "run", no_server)
+    result = runner.invoke(get_app(), ["serve", "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert "error: TIETOTIE_MASTER_KEY is not a usable master key" in result.output
+    assert "tietotie keys init --generate-master-key" in result.output
+    assert weak not in result.output
+    assert not (root / "master.key").exists()
+    assert stat.S_IMODE((root / "tietotie.db").stat().st_mode) == 0o600

@@ -15,6 +15,7 @@ from dsar.api import ROUTERS
 from dsar.api.edges import EdgeGuard
 from dsar.api.errors import install_error_handlers
 from dsar.tables import database_metadata
+from dsar.web import install as install_pages
 from kernel.crypto import Pseudonymiser
 from kernel.db import make_engine, reachable, session_factory
 from kernel.errors import KeyConfigError, StrategyError
@@ -205,4 +206,5 @@ def create_app(
 
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
+    install_pages(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -82,6 +83,23 @@ class Settings(BaseSettings):
     )
     rate_limits: RateLimitSettings = Field(
         default_factory=RateLimitSettings, description="The numbers of every rate limit."
+    )
+    requester_token_lifetime: timedelta = Field(
+        default=timedelta(days=7),
+        gt=timedelta(0),
+        description="How long a requester's access token works after verification while "
+        "the request is open (ISO 8601, e.g. P7D).",
+    )
+    answer_lifetime: timedelta = Field(
+        default=timedelta(days=30),
+        gt=timedelta(0),
+        description="How long a closed request's answer (its export, kept as produced at "
+        "completion) can be read with the requester's token; then 410 (ISO 8601, e.g. P30D).",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address customers reach the service at, for links in messages "
+        "(unsubscribe links, a request's page); https://… in production.",
     )
     max_body_bytes: int = Field(
         default=1_048_576,

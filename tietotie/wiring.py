@@ -7,21 +7,31 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from activation.unsubscribe import UnsubscribeLinks
 from audit import AuditLog
 from consent.receipts import ReceiptSigner
 from dsar.fulfil import Fulfiller
 from dsar.limits import Limit, RateLimits
-from dsar.requests import Notifier, OutboxNotifier, Requests, SmtpNotifier
+from dsar.requests import Notifier, OutboxNotifier, Requests, SmtpNotifier, export_builder
 from records.external import ExternalSystems
 from records.store import FieldCrypto, RecordStore, find_subject
 from schemas.models import Strategy
 from schemas.runtime import normalise, to_text
 from tietotie.settings import Settings
 
-__all__ = ["AUDIT_KEY_PURPOSE", "LIMITS_KEY_PURPOSE", "Services", "build_services"]
+__all__ = [
+    "AUDIT_KEY_PURPOSE",
+    "LIMITS_KEY_PURPOSE",
+    "UNSUBSCRIBE_KEY_PURPOSE",
+    "Services",
+    "build_services",
+]
 
 AUDIT_KEY_PURPOSE = "audit-log"
 """The keyring derivation label of the audit log's HMAC key (always from key version 1)."""
+
+UNSUBSCRIBE_KEY_PURPOSE = "activation/unsubscribe"
+"""The label of the key that signs one-click unsubscribe links (RFC 8058)."""
 
 LIMITS_KEY_PURPOSE = "rate-limits/hmac"
 """The label of the key that hashes identifiers before they become rate-limit counters."""
@@ -41,6 +51,7 @@ class Services:
     requests: Requests
     fulfiller: Fulfiller
     limits: RateLimits
+    links: UnsubscribeLinks
 
 
 def _notifier(settings: Settings) -> Notifier:
@@ -83,14 +94,21 @@ def build_services(
         spec = fields[key]
         return to_text(spec, normalise(spec, value, region=region))
 
+    fulfiller = Fulfiller(strategy, store, ExternalSystems(strategy), signer=signer)
+    limits = _limits(settings, keyring.derive(LIMITS_KEY_PURPOSE, version=1))
     requests = Requests(
         strategy,
         find_subject=lambda session, key, value: find_subject(session, store, {key: value}),
         notifier=_notifier(settings),
         audit=audit,
         normalise=canonical,
+        limits=limits,
+        keyring=keyring,
+        keystore=crypto.keystore,
+        exports=export_builder(fulfiller),
+        token_lifetime=settings.requester_token_lifetime,
+        answer_lifetime=settings.answer_lifetime,
     )
-    fulfiller = Fulfiller(strategy, store, ExternalSystems(strategy), signer=signer)
     return Services(
         strategy=strategy,
         engine=engine,
@@ -101,5 +119,8 @@ def build_services(
         signer=signer,
         requests=requests,
         fulfiller=fulfiller,
-        limits=_limits(settings, keyring.derive(LIMITS_KEY_PURPOSE, version=1)),
+        limits=limits,
+        links=UnsubscribeLinks(
+            keyring.derive(UNSUBSCRIBE_KEY_PURPOSE, version=1), base_url=settings.public_url
+        ),
     )

@@ -1,13 +1,21 @@
 """``POST /v1/consents`` and ``GET /v1/subjects/{id}/consents``: the consent ledger over HTTP.
 
-Who may call (DESIGN §6 says "staff or subject"):
+Who may call (DESIGN §6 says "staff or subject", §11 says how):
 
-* staff, with ``Authorization: Bearer <token>``, may record given, refused and withdrawn, and
-  name the subject by its id or by one identifier;
-* the subject, without a token, may only *refuse or withdraw* (which can never harm them) and
-  must name themselves by their pseudonymous subject id, printed on every receipt they hold:
-  an identifier such as an email would let anyone probe who is a customer. Giving consent
+* staff, with ``Authorization: Bearer <token>``, record given, refused and withdrawn only
+  through a source their role collects for (or with the ``consents`` duty), and only for
+  subjects within their row filters (those of the use when the role holds it, else of any use
+  it holds). They name the subject by its id or by an identifier they read in clear; a subject
+  that does not exist and one outside their row filters are the same 404;
+* the subject, without a token, may only *refuse or withdraw* (which can never harm them),
+  must name themselves by their pseudonymous subject id, and must prove it with a receipt the
+  controller signed for that id earlier (``receipt``): an id alone can be guessed or read off
+  someone else's receipt. Such calls are rate-limited per client address. Giving consent
   without a token is refused until the identity-verification flow can prove who is asking.
+
+Consent history is read within the same row filters: a subject outside them is "not found",
+as an unknown one is. A subject erased from the system of record has no row to filter; its
+history is for roles with the requests, audit or consents duty.
 
 A ``Sec-GPC: 1`` header refuses every consent-based direct-marketing and profiling use (see
 :func:`consent.service.record_call`); the answer's ``gpc`` member says what it did.
@@ -15,26 +23,27 @@ A ``Sec-GPC: 1`` header refuses every consent-based direct-marketing and profili
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from sqlalchemy import Engine
 
 from consent.models import ConsentCreate, ConsentRecorded, SubjectConsents
 from consent.receipts import ReceiptSigner
-from consent.service import history, record_call, subject_consents
-from consent.tables import install_guard
-from dsar.api.deps import SessionDep, StaffDep, StoreDep, StrategyDep
+from consent.service import authorise_call, history, record_call, subject_consents
+from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep, StrategyDep
+from dsar.api.subjects import name_subject, reachable
 from dsar.auth import authenticate
-from kernel.errors import AuthError, NotFound
+from dsar.limits import Limit, RateLimits
+from kernel.errors import NotFound
 from records.store import find_subject, subject_exists
+from schemas.enums import Duty
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["consents"])
 
-_guard_lock = threading.Lock()
+_ERASED_HISTORY_DUTIES = frozenset({Duty.REQUESTS, Duty.AUDIT, Duty.CONSENTS})
+"""Duties whose roles read the consent history of a subject no longer in the system of record."""
 
 
 def _signer(request: Request) -> ReceiptSigner:
@@ -46,18 +55,6 @@ def _signer(request: Request) -> ReceiptSigner:
     return signer
 
 
-def _guarded(request: Request) -> None:
-    """Install the ledger's append-only triggers once per app (migrations create no triggers)."""
-    state = request.app.state
-    if getattr(state, "consent_guard", False):
-        return
-    with _guard_lock:
-        if not getattr(state, "consent_guard", False):
-            engine: Engine = state.engine
-            install_guard(engine)
-            state.consent_guard = True
-
-
 @router.post("/v1/consents", status_code=201, response_model=ConsentRecorded)
 def post_consent(
     body: ConsentCreate,
@@ -65,32 +62,45 @@ def post_consent(
     session: SessionDep,
     strategy: StrategyDep,
     store: StoreDep,
+    policy: PolicyDep,
     authorization: Annotated[str | None, Header()] = None,
     sec_gpc: Annotated[str | None, Header(alias="Sec-GPC")] = None,
 ) -> ConsentRecorded:
     """Record that a subject gave, refused or withdrew consent for a use; 201 with the receipt.
 
     Withdrawing is the same single call as giving, with ``"state": "withdrawn"`` (Art. 7(3)).
+    Everything the caller may not do is refused before the subject is looked up.
     """
-    _guarded(request)
     staff = authenticate(session, strategy, authorization) if authorization else None
+    signer = _signer(request)
+    if staff is None:
+        limits: RateLimits = request.app.state.limits
+        limits.hit(Limit.CONSENT_PER_CLIENT, request.client.host if request.client else "")
+    duties = staff.duties if staff else frozenset()
+    authorise_call(
+        strategy,
+        body,
+        signer=signer,
+        staff_role=staff.role if staff else None,
+        staff_duties=duties,
+    )
     named = body.subject.keys()
-    if staff is None and set(named) != {"id"}:
-        raise AuthError(
-            "without a staff token, name the subject by the subject id on your consent "
-            "receipt ({'id': ...}); finding a subject by an identifier needs a staff token",
-            parameter="subject",
-        )
-    subject_id = find_subject(session, store, named)
-    if subject_id is None:
-        raise NotFound(f"no {store.subject_entity} matches the given subject", parameter="subject")
+    if staff is None:
+        subject_id = find_subject(session, store, named)  # the receipt proved this id
+        if subject_id is None:
+            raise NotFound(f"no {store.subject_entity} {named['id']!r}", parameter="subject")
+    else:
+        # Row filters of the use when the role holds it, else of every use it holds.
+        uses = [body.use] if policy.holds(staff.role, body.use) else None
+        subject_id = name_subject(session, store, policy, role=staff.role, named=named, uses=uses)
     recorded = record_call(
         session,
         strategy,
         body,
-        signer=_signer(request),
+        signer=signer,
         subject_id=subject_id,
         staff_role=staff.role if staff else None,
+        staff_duties=duties,
         gpc=(sec_gpc or "").strip() == "1",
     )
     session.commit()
@@ -99,13 +109,24 @@ def post_consent(
 
 @router.get("/v1/subjects/{subject_id}/consents", response_model=SubjectConsents)
 def get_consents(
-    subject_id: str, session: SessionDep, strategy: StrategyDep, store: StoreDep, staff: StaffDep
+    subject_id: str,
+    session: SessionDep,
+    strategy: StrategyDep,
+    store: StoreDep,
+    policy: PolicyDep,
+    staff: StaffDep,
 ) -> SubjectConsents:
     """The current state per consent-based use and the full history of one subject (staff).
 
-    A subject erased from the system of record keeps its consent history: it is the
-    controller's proof under Art. 7(1) and holds only the pseudonymous id.
+    Read within the role's row filters: a subject outside them is not found, like an unknown
+    one. A subject erased from the system of record keeps its consent history (the
+    controller's proof under Art. 7(1), holding only the pseudonymous id); with no row left to
+    filter, it is shown to roles with the requests, audit or consents duty.
     """
-    if not subject_exists(session, store, subject_id) and not history(session, subject_id):
-        raise NotFound(f"no subject {subject_id!r}", subject_id=subject_id)
+    if subject_exists(session, store, subject_id):
+        visible = reachable(session, store, policy, role=staff.role, subject_id=subject_id)
+    else:
+        visible = bool(staff.duties & _ERASED_HISTORY_DUTIES) and bool(history(session, subject_id))
+    if not visible:
+        raise NotFound(f"no subject {subject_id!r} for this role", subject_id=subject_id)
     return subject_consents(session, strategy, subject_id)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from audit import AuditEvent, AuditLog
 from dsar.api.deps import SessionDep, StrategyDep, require_duty
 from dsar.auth import Staff, authenticate
 from dsar.fulfil import Fulfiller, export_zip
-from dsar.requests import RequestRow, Requests, RequestType, Status
+from dsar.requests import CodeDelivery, Opened, RequestRow, Requests, RequestType, Status
+from kernel.db import transaction
 from kernel.errors import AuthError, Conflict, Forbidden
 from schemas.enums import Duty
 from schemas.models import Strategy
@@ -44,7 +45,8 @@ class DsarCreate(_Body):
 
 
 class DsarOpened(BaseModel):
-    """What the requester is told, whoever they are."""
+    """What the requester is told, whoever they are: the same status and shape for a customer
+    and a stranger, before anything depends on which they are."""
 
     id: str = Field(description="The request id; keep it to follow the request.")
     status: Status = Field(description="Where the request stands.")
@@ -67,7 +69,12 @@ class DsarVerified(BaseModel):
     id: str = Field(description="The request id.")
     status: Status = Field(description="verified.")
     access_token: str = Field(
-        description="Bearer token for GET /v1/dsar/{id} and /export; shown once."
+        description="Bearer token for GET /v1/dsar/{id} and /export; shown once. It expires "
+        "(see expires_at); once the request is closed it reads only the answer kept then."
+    )
+    expires_at: str = Field(
+        description="When the token stops working while the request is open (ISO 8601); at "
+        "closing it is renewed for as long as the answer is kept."
     )
 
 
@@ -114,7 +121,19 @@ def _audit(request: Request) -> AuditLog:
     return log
 
 
+def _sessions(request: Request) -> sessionmaker[Session]:
+    """Sessions for work after the answer (the request's own session is closed by then)."""
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    return sessions
+
+
+def _client(request: Request) -> str | None:
+    """The client address the per-client rate limits count."""
+    return request.client.host if request.client else None
+
+
 RequestsDep = Annotated[Requests, Depends(_requests)]
+SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
 FulfillerDep = Annotated[Fulfiller, Depends(_fulfiller)]
 AuditDep = Annotated[AuditLog, Depends(_audit)]
 Handler = Annotated[Staff, Depends(require_duty(Duty.REQUESTS))]
@@ -132,7 +151,7 @@ def _caller(
 ) -> str:
     """``requester`` or ``role:<id>`` of staff with the requests duty; AuthError otherwise."""
     token = (authorization or "").partition(" ")[2].strip()
-    if token and service.is_requester(row, token):
+    if token and service.check_requester(row, token):
         return "requester"
     try:
         staff = authenticate(session, strategy, authorization)
@@ -149,17 +168,75 @@ def _view(row: RequestRow) -> DsarView:
     return DsarView(**Requests.view(row), result=row.result)
 
 
-@router.post("", status_code=202, response_model=DsarOpened, summary="Open a request (anyone)")
-def open_request(body: DsarCreate, session: SessionDep, service: RequestsDep) -> DsarOpened:
-    """Receive a request. A code goes to the identifier if we hold it; the answer is the same
-    either way, so an unverified request reveals nothing."""
-    opened = service.open(session, type=body.type, identity=body.identity, details=body.details)
-    session.commit()
+def _after_answer(
+    sessions: sessionmaker[Session], service: Requests, delivery: CodeDelivery | None
+) -> None:
+    """Runs once the response is sent: queue the code (for a customer only), send what is due.
+
+    A failing transport leaves its messages queued for a later run, with the reason kept.
+    """
+    if delivery is not None:
+        with transaction(sessions) as session:
+            service.deliver_code(session, delivery)
+    with sessions() as session:
+        service.send_outbox(session)
+
+
+def _opened(opened: Opened) -> DsarOpened:
     return DsarOpened(
         id=opened.request.id,
         status=Status(opened.request.status),
         due_at=opened.request.due_at.isoformat(),
     )
+
+
+@router.post("", status_code=202, response_model=DsarOpened, summary="Open a request (anyone)")
+def open_request(
+    body: DsarCreate,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    sessions: SessionsDep,
+    service: RequestsDep,
+) -> DsarOpened:
+    """Receive a request. The answer is the same for everyone, in status, body and the work
+    done before it: whether the identifier is a customer's is looked up only after the answer,
+    and a code is then queued and sent to it, so neither a slow nor a failing mail server shows.
+    Rate-limited per identifier and per client address (429 with Retry-After)."""
+    opened = service.open(
+        session,
+        type=body.type,
+        identity=body.identity,
+        details=body.details,
+        client=_client(request),
+        defer=True,
+    )
+    session.commit()
+    background.add_task(_after_answer, sessions, service, opened.delivery)
+    return _opened(opened)
+
+
+@router.post(
+    "/{request_id}/resend",
+    status_code=202,
+    response_model=DsarOpened,
+    summary="A new verification code (anyone)",
+)
+def resend(
+    request_id: str,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    sessions: SessionsDep,
+    service: RequestsDep,
+) -> DsarOpened:
+    """For an unverified request whose code was spent (five wrong codes) or expired: a new
+    code replaces it. Answered like opening a request: the same for everyone, the code queued
+    after the answer, and rate-limited the same way."""
+    opened = service.resend(session, request_id, client=_client(request), defer=True)
+    session.commit()
+    background.add_task(_after_answer, sessions, service, opened.delivery)
+    return _opened(opened)
 
 
 @router.get("", response_model=list[DsarView], summary="Requests nearing their deadline")
@@ -201,8 +278,12 @@ def verify(
             raise AuthError("send the code you received as 'code'", request_id=request_id)
         done = service.verify(session, request_id, code=body.code)
     session.commit()
+    expires = done.request.requester_token_expires_at
     return DsarVerified(
-        id=done.request.id, status=Status(done.request.status), access_token=done.requester_token
+        id=done.request.id,
+        status=Status(done.request.status),
+        access_token=done.requester_token,
+        expires_at=expires.isoformat() if expires else "",
     )
 
 
@@ -230,13 +311,15 @@ def export(
     session: SessionDep,
     strategy: StrategyDep,
     service: RequestsDep,
-    fulfiller: FulfillerDep,
     audit: AuditDep,
     authorization: Authorization = None,
     format: Annotated[Literal["json", "zip"], Query()] = "json",
 ) -> Response:
     """Access: every record, external rows and the processing information (JSON, or a zip of
-    CSV files with a README). Portability: what the subject provided, as JSON."""
+    CSV files with a README). Portability: what the subject provided, as JSON.
+
+    The first download completes the request, and the answer is kept (sealed) as it is then;
+    every later download serves that answer, never live data, until it expires (410)."""
     row = service.get(session, request_id)
     actor = _caller(session, strategy, service, row, authorization)
     if row.type not in {RequestType.ACCESS, RequestType.PORTABILITY}:
@@ -246,10 +329,11 @@ def export(
         )
     if row.status not in {Status.VERIFIED, Status.IN_PROGRESS, Status.COMPLETED}:
         raise Conflict(f"the request is {row.status}; verify it first", request_id=request_id)
-    if row.type == RequestType.ACCESS:
-        bundle = fulfiller.access(session, row.subject_id, row.identity)
-    else:
-        bundle = fulfiller.portability(session, row.subject_id)
+    fresh = row.status != Status.COMPLETED
+    answer = service.answers.build(session, row) if fresh else service.answers.of(session, row)
+    if answer is None:
+        raise Conflict("this service keeps no answers to export", request_id=request_id)
+    bundle: dict[str, Any] = answer["bundle"]
     audit.append(
         session,
         AuditEvent(
@@ -260,26 +344,20 @@ def export(
             details={"format": format, "type": row.type},
         ),
     )
-    if row.status != Status.COMPLETED:
+    if fresh:
         service.complete(
             session,
             row.id,
             actor=actor,
             result={"exported": format, "entities": {e: len(r) for e, r in bundle["data"].items()}},
+            answer=answer,
         )
     session.commit()
     if format == "zip":
         return Response(
             export_zip(bundle)
             if row.type == RequestType.ACCESS
-            else export_zip(
-                {
-                    **bundle,
-                    "processing": fulfiller.access(session, row.subject_id, row.identity)[
-                        "processing"
-                    ],
-                }
-            ),
+            else export_zip({**bundle, "processing": answer["processing"]}),
             media_type="application/zip",
             headers={"Content-Disposition": f'attachment; filename="{row.id}.zip"'},
         )
@@ -290,11 +368,18 @@ def export(
     "/{request_id}/extend", response_model=DsarView, summary="Extend by two months (Art. 12(3))"
 )
 def extend(
-    request_id: str, body: DsarReason, session: SessionDep, service: RequestsDep, staff: Handler
+    request_id: str,
+    body: DsarReason,
+    background: BackgroundTasks,
+    session: SessionDep,
+    sessions: SessionsDep,
+    service: RequestsDep,
+    staff: Handler,
 ) -> DsarView:
-    """Once, with a reason told to the requester."""
+    """Once, with a reason told to the requester (sent after the answer)."""
     row = service.extend(session, request_id, actor=f"role:{staff.role}", reason=body.reason)
     session.commit()
+    background.add_task(_after_answer, sessions, service, None)
     return _view(row)
 
 
@@ -304,27 +389,46 @@ def extend(
     summary="Refuse (Art. 12(5)), with a ground and a reason",
 )
 def reject(
-    request_id: str, body: DsarReject, session: SessionDep, service: RequestsDep, staff: Handler
+    request_id: str,
+    body: DsarReject,
+    background: BackgroundTasks,
+    session: SessionDep,
+    sessions: SessionsDep,
+    service: RequestsDep,
+    staff: Handler,
 ) -> DsarView:
-    """The requester is told the reason and of their right to complain."""
+    """The requester is told the reason and of their right to complain (sent after the
+    answer); the request's identifiers are then kept only as keyed hashes."""
     row = service.reject(
         session, request_id, actor=f"role:{staff.role}", ground=body.ground, reason=body.reason
     )
     session.commit()
+    background.add_task(_after_answer, sessions, service, None)
     return _view(row)
 
 
 @router.post(
-    "/{request_id}/complete", response_model=DsarView, summary="Fulfil the request and close it"
+    "/{request_id}/complete",
+    response_model=DsarView,
+    summary="Fulfil the request and close it",
+    responses={202: {"model": DsarView, "description": "An erasure not yet finished: retry"}},
 )
 def complete(
     request_id: str,
     session: SessionDep,
     service: RequestsDep,
     fulfiller: FulfillerDep,
+    audit: AuditDep,
     staff: Handler,
+    response: Response,
 ) -> DsarView:
-    """Carry out the right the request asks for; the result says what was done and why."""
+    """Carry out the right the request asks for; the result says what was done and why.
+
+    An erasure runs as a recorded plan: while any system (the main database, the keystore, an
+    external system) is not done, the request stays ``in_progress`` and the answer is 202 with
+    a result saying per system what was done, when, and what is pending. Calling this again,
+    or ``POST /v1/dsar/{id}/retry``, resumes only the unfinished steps.
+    """
     row = service.get(session, request_id)
     if row.status not in {Status.VERIFIED, Status.IN_PROGRESS}:
         raise Conflict(
@@ -332,6 +436,8 @@ def complete(
             request_id=request_id,
             status=row.status,
         )
+    if row.type == RequestType.ERASURE:
+        return _erase(session, service, fulfiller, audit, row, staff=staff, response=response)
     result = _fulfil(session, fulfiller, row)
     row = service.complete(session, request_id, actor=f"role:{staff.role}", result=result)
     session.commit()
@@ -339,6 +445,7 @@ def complete(
 
 
 def _fulfil(session: Session, fulfiller: Fulfiller, row: RequestRow) -> dict[str, Any]:
+    """Every right but erasure, in the caller's transaction (erasure: see ``_erase``)."""
     kind = RequestType(row.type)
     if kind is RequestType.ACCESS:
         bundle = fulfiller.access(session, row.subject_id, row.identity)
@@ -357,8 +464,61 @@ def _fulfil(session: Session, fulfiller: Fulfiller, row: RequestRow) -> dict[str
         return fulfiller.rectify(
             session, row.subject_id, row.details.get("changes", {}), row.identity
         )
-    if kind is RequestType.ERASURE:
-        return fulfiller.erase(session, row.subject_id, row.identity, request_id=row.id)
     if kind is RequestType.RESTRICTION:
         return fulfiller.restrict(session, row.subject_id, request_id=row.id)
-    return fulfiller.object(session, row.subject_id, request_id=row.id)
+    if kind is RequestType.OBJECTION:
+        return fulfiller.object(session, row.subject_id, request_id=row.id)
+    raise AssertionError(f"{kind} requests are carried out step by step by _erase")
+
+
+def _erase(
+    session: Session,
+    service: Requests,
+    fulfiller: Fulfiller,
+    audit: AuditLog,
+    row: RequestRow,
+    *,
+    staff: Staff,
+    response: Response,
+) -> DsarView:
+    """Run or resume the request's erasure; it commits step by step and moves the request."""
+    outcome = fulfiller.erase_request(
+        session,
+        row.id,
+        subject_id=row.subject_id,
+        identity=row.identity,
+        actor=f"role:{staff.role}",
+        requests=service,
+        audit=audit,
+    )
+    if not outcome.finished:
+        response.status_code = 202
+    return _view(service.get(session, row.id))
+
+
+@router.post(
+    "/{request_id}/retry",
+    response_model=DsarView,
+    summary="Resume an unfinished erasure",
+    responses={202: {"model": DsarView, "description": "Still not finished: retry later"}},
+)
+def retry(
+    request_id: str,
+    session: SessionDep,
+    service: RequestsDep,
+    fulfiller: FulfillerDep,
+    audit: AuditDep,
+    staff: Handler,
+    response: Response,
+) -> DsarView:
+    """Run again only the steps of an erasure that are not done (a system that was not
+    reached, or a run that was interrupted); 200 and ``completed`` once every step is done."""
+    row = service.get(session, request_id)
+    if row.type != RequestType.ERASURE or row.status != Status.IN_PROGRESS:
+        raise Conflict(
+            f"only an erasure that is in progress can be retried; this {row.type} request is "
+            f"{row.status} (fulfil a verified request with POST /v1/dsar/{request_id}/complete)",
+            request_id=request_id,
+            status=row.status,
+        )
+    return _erase(session, service, fulfiller, audit, row, staff=staff, response=response)

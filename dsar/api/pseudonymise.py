@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from audit import AuditEvent, AuditLog
 from dsar.api.deps import SessionDep, StaffDep, require_duty
 from dsar.auth import Staff
 from kernel.crypto import TokenMode, validate_domain
+from kernel.errors import CryptoError, Forbidden
 from records.store import FieldCrypto
 from schemas.enums import Duty
 
@@ -28,7 +30,8 @@ class PseudonymiseBody(_Body):
     """Values to turn into tokens of one domain."""
 
     domain: str = Field(
-        description="Pseudonymisation domain, e.g. reporting.", examples=["reporting"]
+        description="Pseudonymisation domain: one the caller's pseudonymise duty names.",
+        examples=["mailer-suppression"],
     )
     values: list[str] = Field(
         max_length=MAX_BATCH, description="The values, in order.", examples=[["liisa@example.fi"]]
@@ -74,12 +77,82 @@ CryptoDep = Annotated[FieldCrypto, Depends(_crypto)]
 AuditDep = Annotated[AuditLog, Depends(_audit)]
 
 
-@router.post("/pseudonymise", response_model=Tokens, summary="Tokens for a domain (staff)")
+def _refuse(
+    session: Session, audit: AuditLog, staff: Staff, body: PseudonymiseBody, why: Forbidden
+) -> Forbidden:
+    """Audit a refused call (counts and the domain name, never a value) and give the error.
+
+    The entry is committed at once: the request's session rolls back when the error is raised.
+    """
+    try:
+        domain: str | None = validate_domain(body.domain)
+    except CryptoError:
+        domain = None  # only a well-formed name goes to the log, never free text
+    audit.append(
+        session,
+        AuditEvent(
+            actor=f"role:{staff.role}",
+            action="pseudonymise.refused",
+            details={
+                "domain": domain,
+                "mode": str(body.mode),
+                "count": len(body.values),
+                "reason": why.context.get("reason"),
+            },
+        ),
+    )
+    session.commit()
+    return why
+
+
+@router.post(
+    "/pseudonymise",
+    response_model=Tokens,
+    summary="Tokens for a domain (duty pseudonymise, its domains only; audited)",
+)
 def pseudonymise(
     body: PseudonymiseBody, staff: StaffDep, session: SessionDep, crypto: CryptoDep, audit: AuditDep
 ) -> Tokens:
-    """Deterministic within the domain and unlinkable across domains; audited by count."""
+    """Deterministic within the domain and unlinkable across domains; audited by count.
+
+    Only a role with the ``pseudonymise`` duty, and only into a domain its
+    ``pseudonymise_domains`` names: whoever can compute a domain's tokens from clear values can
+    re-identify every output pseudonymised in it, so `tietotie validate` keeps each role away
+    from the domains of the outputs it receives. Refusals (403) are audited too.
+    """
+    if Duty.PSEUDONYMISE not in staff.duties:
+        raise _refuse(
+            session,
+            audit,
+            staff,
+            body,
+            Forbidden(
+                f"role {staff.role!r} does not have the duty 'pseudonymise': computing tokens "
+                "is for roles given that duty and a list of pseudonymise_domains in "
+                "organisation.yaml",
+                role=staff.role,
+                duty=Duty.PSEUDONYMISE.value,
+                reason="no_duty",
+            ),
+        )
     domain = validate_domain(body.domain)
+    if domain not in staff.pseudonymise_domains:
+        allowed = ", ".join(sorted(staff.pseudonymise_domains))
+        raise _refuse(
+            session,
+            audit,
+            staff,
+            body,
+            Forbidden(
+                f"role {staff.role!r} may pseudonymise only into {allowed}, not {domain!r}: "
+                "add the domain to its pseudonymise_domains in organisation.yaml if it "
+                "really needs it (never the domain of an output the role receives)",
+                role=staff.role,
+                duty=Duty.PSEUDONYMISE.value,
+                domain=domain,
+                reason="domain_not_named",
+            ),
+        )
     tokens = crypto.pseudonymiser.tokenise_many(domain, body.values, body.mode)
     audit.append(
         session,

@@ -3,13 +3,19 @@
 Every read states its purpose (a use id) and is filtered by the access policy for the
 caller's role and that purpose: fields in clear, masked (``{"masked": true, "value": …}``) or
 left out; a subject outside the role's row filter is not found.
+
+No endpoint is an identifier oracle (DESIGN §11): a role names a subject by its id, or by an
+identifier it may read in clear (:func:`name_subject`); naming it by anything else is refused
+before any lookup, and "no such subject" and "a subject this role cannot reach" are one and
+the same 404, so the answer never tells a customer from a stranger.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import ColumnElement, and_, exists, select
@@ -20,10 +26,18 @@ from access_policy.rows import condition_sql
 from access_policy.service import Policy, view_record
 from audit import AuditEvent, AuditLog
 from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep
-from kernel.errors import NotFound, RecordError
-from records.store import RecordStore, find_subject, read_subject
+from kernel.errors import AccessDenied, NotFound, RecordError
+from records.store import RecordStore, find_subject, read_subject, subject_exists
+from schemas.enums import OutputDomain
 
-__all__ = ["router", "subject_visible"]
+__all__ = [
+    "MASK_DOMAIN",
+    "name_subject",
+    "reachable",
+    "readable_identifier",
+    "router",
+    "subject_visible",
+]
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 
@@ -57,6 +71,80 @@ def subject_visible(
     return session.execute(stmt).first() is not None
 
 
+def reachable(
+    session: Session,
+    store: RecordStore,
+    policy: Policy,
+    *,
+    role: str,
+    subject_id: str,
+    uses: Iterable[str] | None = None,
+) -> bool:
+    """Whether the subject is stored and within ``role``'s row filters for one of ``uses``.
+
+    ``uses`` defaults to every use the role holds; uses it does not hold reach nobody, so a
+    role without grants reaches no subject at all.
+    """
+    held = [u for u in (policy.held_uses(role) if uses is None else uses) if policy.holds(role, u)]
+    if not held:
+        return False
+    if any(not policy.row_filters(role, u) for u in held):
+        return subject_exists(session, store, subject_id)
+    return any(
+        subject_visible(session, store, policy, role=role, use=u, subject_id=subject_id)
+        for u in held
+    )
+
+
+def readable_identifier(policy: Policy, *, role: str, ref: str, uses: Iterable[str]) -> bool:
+    """Whether ``role`` reads the identifier ``ref`` in clear for one of ``uses``."""
+    return any(policy.decide(role, ref, u, "read") is Decision.ALLOW for u in uses)
+
+
+def name_subject(
+    session: Session,
+    store: RecordStore,
+    policy: Policy,
+    *,
+    role: str,
+    named: Mapping[str, Any],
+    uses: Iterable[str] | None = None,
+) -> str:
+    """The id of the subject ``role`` names by ``named`` (``{"id": …}`` or one identifier).
+
+    An identifier must be one the role reads in clear for some use it holds; otherwise the
+    call is refused (403) before anything is looked up, because the answer would tell the role
+    whether a value it may not see belongs to a customer. A subject that does not exist, or is
+    outside the role's row filters for ``uses`` (default: every use it holds), is the same
+    :class:`NotFound`: same status, same body.
+    """
+    subject = store.subject_entity
+    identifiers = store.strategy.index.entities[subject].identifiers
+    if isinstance(named, Mapping) and len(named) == 1:
+        ((key, _),) = named.items()
+        ref = f"{subject}.{key}"
+        held = policy.held_uses(role)
+        if key in identifiers and not readable_identifier(policy, role=role, ref=ref, uses=held):
+            raise AccessDenied(
+                f"role {role!r} may not read {ref}, so it may not name a subject by it: "
+                'name the subject by its id ({"id": …}), or by an identifier the role '
+                "reads for a use it holds (5-system.yaml access)",
+                role=role,
+                field=ref,
+                parameter="subject",
+            )
+    subject_id = find_subject(session, store, named)  # 422 for a malformed name, value-only
+    if subject_id is None or not reachable(
+        session, store, policy, role=role, subject_id=subject_id, uses=uses
+    ):
+        raise NotFound(
+            f"no {subject} matches the given subject for this role: check the id or "
+            "identifier (subjects outside the role's row filters are not found either)",
+            parameter="subject",
+        )
+    return subject_id
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -88,8 +176,22 @@ def find(
         )
     ((key, value),) = given.items()
     ref = f"{subject}.{key}"
-    if policy.decide(staff.role, ref, purpose, "read") is Decision.DENY:
-        raise NotFound(f"no {subject} found", field=ref)
+    if not readable_identifier(policy, role=staff.role, ref=ref, uses=[purpose]):
+        # Refused whatever the value, before any lookup: the answer must not say whether a
+        # value the role may not read belongs to a customer (masked is not read either).
+        usable = [
+            i
+            for i in identifiers
+            if readable_identifier(policy, role=staff.role, ref=f"{subject}.{i}", uses=[purpose])
+        ]
+        raise AccessDenied(
+            f"role {staff.role!r} does not read {ref} for {purpose!r}, so it may not find "
+            f"subjects by it: use an identifier it reads for that purpose "
+            f"({', '.join(usable) or 'none'}) or the subject id",
+            role=staff.role,
+            field=ref,
+            use=purpose,
+        )
     subject_id = find_subject(session, store, {key: value})
     if subject_id is None or not subject_visible(
         session, store, policy, role=staff.role, use=purpose, subject_id=subject_id
@@ -98,7 +200,7 @@ def find(
     return {"subject_id": subject_id, "purpose": purpose}
 
 
-MASK_DOMAIN = "masked-read"
+MASK_DOMAIN: Final = OutputDomain.MASKED_READ.value
 """Pseudonymisation domain of identifiers shown masked in staff reads."""
 
 

@@ -1,15 +1,17 @@
-"""Data-subject requests: lifecycle, identity verification, deadlines and notification."""
+"""Data-subject requests: lifecycle, identity verification, deadlines, notification, answers."""
 
-from dsar.requests.notifier import Notifier, OutboxNotifier, SmtpNotifier
+from dsar.requests.codes import CODE_LIFETIME, MAX_ATTEMPTS
+from dsar.requests.enums import OPEN_STATUSES, RejectionGround, RequestType, Status
+from dsar.requests.errors import AnswerGone, DeliveryFailed
+from dsar.requests.exports import Answers, ExportVault, export_builder
+from dsar.requests.notifier import MessageStatus, Notifier, OutboxNotifier, SmtpNotifier
+from dsar.requests.outbox import DELIVERY_ATTEMPTS, Deliveries
 from dsar.requests.service import (
-    CODE_LIFETIME,
-    MAX_ATTEMPTS,
-    OPEN_STATUSES,
+    ANSWER_LIFETIME,
+    TOKEN_LIFETIME,
+    CodeDelivery,
     Opened,
-    RejectionGround,
     Requests,
-    RequestType,
-    Status,
     SubjectFinder,
     Verified,
 )
@@ -17,15 +19,26 @@ from dsar.requests.tables import (
     Outbox,
     RequestBase,
     RequestEvent,
+    RequestExport,
     RequestRow,
     VerificationCode,
     request_metadata,
 )
 
 __all__ = [
+    "ANSWER_LIFETIME",
     "CODE_LIFETIME",
+    "DELIVERY_ATTEMPTS",
     "MAX_ATTEMPTS",
     "OPEN_STATUSES",
+    "TOKEN_LIFETIME",
+    "AnswerGone",
+    "Answers",
+    "CodeDelivery",
+    "Deliveries",
+    "DeliveryFailed",
+    "ExportVault",
+    "MessageStatus",
     "Notifier",
     "Opened",
     "Outbox",
@@ -33,6 +46,7 @@ __all__ = [
     "RejectionGround",
     "RequestBase",
     "RequestEvent",
+    "RequestExport",
     "RequestRow",
     "RequestType",
     "Requests",
@@ -41,5 +55,6 @@ __all__ = [
     "SubjectFinder",
     "VerificationCode",
     "Verified",
+    "export_builder",
     "request_metadata",
 ]

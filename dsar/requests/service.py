@@ -5,34 +5,51 @@
                         └──────────────────┴────────────┴──→ rejected
 
 Every transition is timestamped in the request's history and written to the audit log. An
-unverified request reveals nothing: opening one answers the same whether or not the person is
-a customer, and a code is only ever sent to an identifier the system of record already holds.
+unverified request reveals nothing: opening one does the same work and answers the same
+whether or not the person is a customer; only afterwards (:meth:`Requests.deliver_code`) is a
+code queued, and only ever to an identifier the system of record already holds. Messages are
+delivered from the outbox after the answer (:mod:`dsar.requests.outbox`). The requester's token
+expires; once the request is closed it reads only the answer kept at completion, and the
+identifiers the request was opened with are kept only as keyed hashes.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit import AuditEvent, AuditLog
 from dsar.deadlines import due_date
-from dsar.requests.notifier import Notifier
-from dsar.requests.tables import RequestEvent, RequestRow, VerificationCode
-from kernel.crypto import hash_secret, new_secret_token, new_verification_code, verify_secret
+from dsar.limits import Limit, RateLimits
+from dsar.requests import codes
+from dsar.requests.codes import CODE_LIFETIME, MAX_ATTEMPTS
+from dsar.requests.enums import OPEN_STATUSES, RejectionGround, RequestType, Status
+from dsar.requests.errors import AnswerGone
+from dsar.requests.exports import Answers, ExportBuilder, ExportVault
+from dsar.requests.intake import check_details, parse_identity, parse_type
+from dsar.requests.notifier import MessageStatus, Notifier
+from dsar.requests.outbox import Deliveries, send_due
+from dsar.requests.tables import Outbox, RequestEvent, RequestRow
+from kernel.crypto import hash_secret, new_secret_token, verify_secret
 from kernel.errors import AuthError, Conflict, NotFound, RequestError
+from kernel.keys import Keyring
+from kernel.keystore import SubjectKeyStore
 from schemas.models import Strategy
 
 __all__ = [
+    "ANSWER_LIFETIME",
     "CODE_LIFETIME",
     "MAX_ATTEMPTS",
     "OPEN_STATUSES",
+    "TOKEN_LIFETIME",
+    "CodeDelivery",
     "Opened",
     "RejectionGround",
     "RequestType",
@@ -42,56 +59,16 @@ __all__ = [
     "Verified",
 ]
 
-CODE_LIFETIME = timedelta(minutes=15)
-"""How long an identity-verification code is valid."""
-MAX_ATTEMPTS = 5
-"""Wrong codes allowed before the code is spent and a new request is needed."""
-
-
-class RequestType(StrEnum):
-    """The rights a data subject exercises, by article of the GDPR."""
-
-    ACCESS = "access"
-    """Art. 15: confirmation, a copy of the data and the processing information."""
-    PORTABILITY = "portability"
-    """Art. 20: the data the subject provided, machine-readable."""
-    RECTIFICATION = "rectification"
-    """Art. 16: inaccurate data corrected."""
-    ERASURE = "erasure"
-    """Art. 17: data erased where no ground keeps it."""
-    RESTRICTION = "restriction"
-    """Art. 18: processing restricted to storage."""
-    OBJECTION = "objection"
-    """Art. 21: processing for direct marketing stops at once."""
-
-
-class Status(StrEnum):
-    """Where a request stands."""
-
-    RECEIVED = "received"
-    AWAITING_VERIFICATION = "awaiting_verification"
-    VERIFIED = "verified"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-
-
-OPEN_STATUSES = frozenset(
-    {Status.RECEIVED, Status.AWAITING_VERIFICATION, Status.VERIFIED, Status.IN_PROGRESS}
-)
-
-
-class RejectionGround(StrEnum):
-    """Why a request may be refused."""
-
-    MANIFESTLY_UNFOUNDED = "manifestly_unfounded"
-    """Art. 12(5)(b)."""
-    EXCESSIVE = "excessive"
-    """Art. 12(5)(b), in particular because of its repetitive character."""
-    IDENTITY_NOT_VERIFIED = "identity_not_verified"
-    """Art. 12(2) and 12(6): the controller cannot identify the data subject."""
-    EXEMPTION = "exemption"
-    """A restriction under Art. 23 or an exception within the right itself (e.g. Art. 17(3))."""
+TOKEN_LIFETIME: Final = timedelta(days=7)
+"""How long a requester's token works after verification, while the request is open."""
+ANSWER_LIFETIME: Final = timedelta(days=30)
+"""How long a closed request's answer (and the requester's token to it) is kept."""
+IDENTITY_KEY_PURPOSE: Final = "requests/identity"
+"""Keyring label of the key that hashes a closed request's identifiers and outbox addresses."""
+EXPORT_KEY_PURPOSE: Final = "requests/export"
+"""Keyring label of the key sealing answers of requesters the system of record does not hold."""
+_KEYED: Final = "hmac-sha256:"
+_SUPPRESSED_BODY: Final = "(not sent: over the cap of messages to this address)"
 
 
 SubjectFinder = Callable[[Session, str, str], str | None]
@@ -99,10 +76,25 @@ SubjectFinder = Callable[[Session, str, str], str | None]
 
 
 @dataclass(frozen=True, slots=True)
+class CodeDelivery:
+    """A code to queue once the requester has been answered, if the identifier is known."""
+
+    request_id: str
+    key: str
+    value: str
+    code: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Opened:
-    """A newly opened request: what the requester is told, whoever they are."""
+    """A newly opened request: what the requester is told, whoever they are.
+
+    ``delivery`` holds the code when the caller deferred it (``open(..., defer=True)``): hand
+    it to :meth:`Requests.deliver_code` after answering.
+    """
 
     request: RequestRow
+    delivery: CodeDelivery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +106,14 @@ class Verified:
 
 
 class Requests:
-    """Data-subject requests over one strategy, audit log and notifier."""
+    """Data-subject requests over one strategy, audit log and notifier.
+
+    ``limits`` are the rate limits of DESIGN §11 (None: none, for tests of other things);
+    ``keyring`` gives the keys hashing closed requests' identifiers and sealing answers (None:
+    a throwaway one); ``keystore`` seals a subject's answer under the subject's own key, so
+    erasure shreds it; ``exports`` builds the answer of access and portability requests kept
+    at completion.
+    """
 
     def __init__(
         self,
@@ -125,6 +124,12 @@ class Requests:
         audit: AuditLog | None = None,
         normalise: Callable[[str, str], str] | None = None,
         clock: Callable[[], datetime] | None = None,
+        limits: RateLimits | None = None,
+        keyring: Keyring | None = None,
+        keystore: SubjectKeyStore | None = None,
+        exports: ExportBuilder | None = None,
+        token_lifetime: timedelta = TOKEN_LIFETIME,
+        answer_lifetime: timedelta = ANSWER_LIFETIME,
     ) -> None:
         self.strategy = strategy
         self._find = find_subject
@@ -132,6 +137,18 @@ class Requests:
         self._audit = audit
         self._normalise = normalise or (lambda _field, value: value.strip())
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._limits = limits
+        keys = keyring or Keyring.ephemeral()
+        self._identity_key = keys.derive(IDENTITY_KEY_PURPOSE, version=1)
+        self._token_lifetime = token_lifetime
+        self._answer_lifetime = answer_lifetime
+        self.answers = Answers(
+            vault=ExportVault(key=keys.derive(EXPORT_KEY_PURPOSE, version=1), keystore=keystore),
+            build=exports,
+            lifetime=answer_lifetime,
+            clock=self._now,
+        )
+        """The answers of access and portability requests, kept at completion."""
         subject = strategy.index.subject_entity
         self._identifiers = tuple(strategy.system.entities[subject].identifiers) if subject else ()
 
@@ -187,44 +204,44 @@ class Requests:
             )
         return row
 
-    def _identity(self, identity: Mapping[str, Any]) -> tuple[str, str]:
-        if len(identity) != 1:
-            raise RequestError(
-                'give exactly one identifier in \'identity\', e.g. {"email": "…"}; '
-                f"this controller knows subjects by {', '.join(self._identifiers)}",
-                field="identity",
-            )
-        ((key, value),) = identity.items()
-        if key not in self._identifiers:
-            raise RequestError(
-                f"'{key}' is not an identifier; use one of {', '.join(self._identifiers)}",
-                field=f"identity.{key}",
-            )
-        if not isinstance(value, str) or not value.strip():
-            raise RequestError(
-                f"identity.{key} must be a non-empty string", field=f"identity.{key}"
-            )
-        try:
-            return key, self._normalise(key, value)
-        except (ValueError, TypeError) as exc:
-            raise RequestError(f"identity.{key}: {exc}", field=f"identity.{key}") from None
+    def keyed(self, value: str) -> str:
+        """The keyed hash an identifier is kept as once it is no longer needed in clear."""
+        if value.startswith(_KEYED):
+            return value
+        digest = hmac.new(self._identity_key, value.encode("utf-8", "surrogatepass"), "sha256")
+        return _KEYED + digest.hexdigest()
 
-    def _check_details(self, kind: RequestType, details: Mapping[str, Any]) -> dict[str, Any]:
-        if kind is not RequestType.RECTIFICATION:
-            return dict(details)
-        changes = details.get("changes")
-        if not isinstance(changes, dict) or not changes:
-            raise RequestError(
-                'a rectification needs details.changes: {"entity.field": new value}',
-                field="details.changes",
+    @staticmethod
+    def _given(row: RequestRow) -> tuple[str, str]:
+        ((key, value),) = row.identity.items()
+        return key, str(value)
+
+    def _charge_opening(self, client: str | None, value: str) -> None:
+        """Count one opening (or new code) per client address and per identifier; 429 over."""
+        if self._limits is None:
+            return
+        if client is not None:
+            self._limits.hit(Limit.OPEN_PER_CLIENT, client)
+        self._limits.hit(Limit.OPEN_PER_IDENTIFIER, value)
+
+    def _message(
+        self, session: Session, *, request_id: str, to: str, subject: str, body: str
+    ) -> None:
+        """Queue a message, or record it suppressed when the identifier's cap is reached."""
+        if self._limits is None or self._limits.take(Limit.MESSAGES_PER_IDENTIFIER, to):
+            self._notifier.send(
+                session, to=to, subject=subject, body=body, request_id=request_id, at=self._now()
             )
-        unknown = [ref for ref in changes if ref not in self.strategy.index.fields]
-        if unknown:
-            raise RequestError(
-                f"details.changes names unknown fields: {', '.join(unknown)}",
-                field="details.changes",
-            )
-        return dict(details)
+            return
+        self._notifier.send(
+            session,
+            to=self.keyed(to),
+            subject=subject,
+            body=_SUPPRESSED_BODY,
+            request_id=request_id,
+            suppressed=True,
+            at=self._now(),
+        )
 
     # ── transitions ──────────────────────────────────────────────────────────────────────────
 
@@ -235,17 +252,23 @@ class Requests:
         type: str,
         identity: Mapping[str, Any],
         details: Mapping[str, Any] | None = None,
+        client: str | None = None,
+        defer: bool = False,
     ) -> Opened:
-        """Receive a request and send a verification code to the identifier, if it is known."""
-        try:
-            kind = RequestType(type)
-        except ValueError:
-            raise RequestError(
-                f"'{type}' is not a request type; use one of "
-                f"{', '.join(t.value for t in RequestType)}",
-                field="type",
-            ) from None
-        key, value = self._identity(identity)
+        """Receive a request and issue a verification code for it.
+
+        The rate limits are charged first: per client address when ``client`` is given, and
+        per identifier, whether or not it is a customer's. Up to the answer the work is the
+        same for everyone. With ``defer`` the code waits in :attr:`Opened.delivery` for
+        :meth:`deliver_code`, to be called after answering: a caller that answers someone over
+        the network must defer. Without it (the CLI, scripts) the code is queued at once.
+        """
+        kind = parse_type(type)
+        key, value = parse_identity(
+            identity, identifiers=self._identifiers, normalise=self._normalise
+        )
+        checked = check_details(self.strategy, kind, details or {})
+        self._charge_opening(client, value)
         now = self._now()
         row = RequestRow(
             id=secrets.token_hex(16),
@@ -255,68 +278,120 @@ class Requests:
             due_at=due_date(now.date(), country=self.strategy.controller.jurisdiction),
             extended=False,
             identity={key: value},
-            details=self._check_details(kind, details or {}),
+            details=checked,
         )
         session.add(row)
         self._record(session, row, Status.RECEIVED, actor="requester", action="dsar.received")
-        code = new_verification_code()
-        session.add(
-            VerificationCode(
-                request_id=row.id,
-                code_hash=hash_secret(code, low_entropy=True),
-                expires_at=now + CODE_LIFETIME,
-                attempts=0,
-                used=False,
-            )
-        )
-        if self._find(session, key, value) is not None:
-            self._notifier.send(
-                session,
-                to=value,
-                request_id=row.id,
-                subject=f"{self.strategy.controller.name}: confirm your request",
-                body=f"Your code is {code}. It is valid for "
-                f"{int(CODE_LIFETIME.total_seconds() // 60)} minutes. If you did not ask "
-                f"{self.strategy.controller.name} about your data, ignore this message.",
-            )
+        code = codes.issue(session, row.id, now=now)
         self._record(
             session, row, Status.AWAITING_VERIFICATION, actor="system", action="dsar.code_sent"
         )
         session.flush()
+        delivery = CodeDelivery(request_id=row.id, key=key, value=value, code=code)
+        if defer:
+            return Opened(row, delivery)
+        self.deliver_code(session, delivery)
         return Opened(row)
 
+    def resend(
+        self, session: Session, request_id: str, *, client: str | None = None, defer: bool = False
+    ) -> Opened:
+        """A new code for an unverified request (the old one stops working), charged like
+        opening a request; the same for everyone, like :meth:`open`."""
+        row = self._open_row(
+            session,
+            request_id,
+            allowed={Status.AWAITING_VERIFICATION},
+            doing="send a new code for",
+        )
+        key, value = self._given(row)
+        self._charge_opening(client, value)
+        code = codes.issue(session, row.id, now=self._now(), replace=True)
+        self._record(
+            session,
+            row,
+            Status.AWAITING_VERIFICATION,
+            actor="requester",
+            action="dsar.code_sent",
+            note="a new code was asked for",
+        )
+        session.flush()
+        delivery = CodeDelivery(request_id=row.id, key=key, value=value, code=code)
+        if defer:
+            return Opened(row, delivery)
+        self.deliver_code(session, delivery)
+        return Opened(row)
+
+    def deliver_code(self, session: Session, delivery: CodeDelivery) -> None:
+        """Queue the code if the identifier belongs to a customer; a stranger is sent nothing.
+
+        Called after the answer, so neither this lookup nor the message can be timed from
+        outside; the message itself goes out with the outbox sender (:meth:`send_outbox`).
+        """
+        if self._find(session, delivery.key, delivery.value) is None:
+            return
+        minutes = int(CODE_LIFETIME.total_seconds() // 60)
+        name = self.strategy.controller.name
+        self._message(
+            session,
+            request_id=delivery.request_id,
+            to=delivery.value,
+            subject=f"{name}: confirm your request",
+            body=f"Your code is {delivery.code}. It is valid for {minutes} minutes. If you did "
+            f"not ask {name} about your data, ignore this message.",
+        )
+
     def verify(self, session: Session, request_id: str, *, code: str) -> Verified:
-        """Check the code; a wrong code is counted (and committed) before the call fails."""
+        """Check the code. Each guess takes one of the code's attempts atomically before it is
+        compared (:mod:`dsar.requests.codes`), and that attempt is committed at once, so a
+        wrong guess counts however the call ends. Wrong guesses also count against the
+        identifier across all its requests; when that limit is spent even the right code is
+        refused (429) until its window passes."""
         row = self._open_row(
             session, request_id, allowed={Status.AWAITING_VERIFICATION}, doing="verify"
         )
-        stored = session.get(VerificationCode, request_id)
+        _, value = self._given(row)
+        if self._limits is not None and not self._limits.allows(
+            Limit.WRONG_CODES_PER_IDENTIFIER, value
+        ):
+            # A full window counts nothing more: hit() only raises RateLimited, with the
+            # Retry-After of the window that is full.
+            self._limits.hit(Limit.WRONG_CODES_PER_IDENTIFIER, value)
         now = self._now()
-        if stored is None or stored.used or stored.attempts >= MAX_ATTEMPTS:
-            raise AuthError(
-                "this code can no longer be used; open a new request", request_id=request_id
-            )
-        if now >= stored.expires_at:
-            raise AuthError("the code has expired; open a new request", request_id=request_id)
-        stored.attempts += 1
-        if not verify_secret(code.strip(), stored.code_hash):
-            left = MAX_ATTEMPTS - stored.attempts
+        seen = codes.current_hash(session, request_id)
+        if seen is None or not codes.reserve_attempt(session, request_id, code_hash=seen, now=now):
+            session.rollback()
+            raise AuthError(codes.refusal(session, request_id, now=now), request_id=request_id)
+        session.commit()
+        if not verify_secret(code.strip(), seen):
+            if self._limits is not None:
+                self._limits.take(Limit.WRONG_CODES_PER_IDENTIFIER, value)
+            left = codes.attempts_left(session, request_id)
             if self._audit is not None:
                 self._audit.append(
                     session,
                     AuditEvent(
                         actor="requester",
                         action="dsar.verification_failed",
-                        request_id=row.id,
+                        request_id=request_id,
                         details={"attempts_left": left},
                     ),
                     at=now,
                 )
             session.commit()
-            raise AuthError(
-                f"wrong code; {left} attempt{'s' * (left != 1)} left", request_id=request_id
+            then = (
+                ""
+                if left
+                else f"; ask for a new code (POST /v1/dsar/{request_id}/resend) or ask "
+                "privacy staff to verify you in person"
             )
-        stored.used = True
+            raise AuthError(
+                f"wrong code; {left} attempt{'s' * (left != 1)} left{then}",
+                request_id=request_id,
+            )
+        if not codes.spend(session, request_id, code_hash=seen):
+            session.rollback()
+            raise AuthError(codes.refusal(session, request_id, now=now), request_id=request_id)
         return self._mark_verified(session, row, method="code", actor="requester")
 
     def verify_in_person(
@@ -333,11 +408,12 @@ class Requests:
     def _mark_verified(
         self, session: Session, row: RequestRow, *, method: str, actor: str, note: str | None = None
     ) -> Verified:
-        ((key, value),) = row.identity.items()
+        key, value = self._given(row)
         row.subject_id = self._find(session, key, value)
         row.verified_by = method
         token = new_secret_token()
         row.requester_token_hash = hash_secret(token)
+        row.requester_token_expires_at = self._now() + self._token_lifetime
         self._record(
             session,
             row,
@@ -350,10 +426,43 @@ class Requests:
         session.flush()
         return Verified(row, token)
 
-    def is_requester(self, row: RequestRow, token: str) -> bool:
-        """Whether ``token`` is the one handed to this request's verified requester."""
+    def _holds_token(self, row: RequestRow, token: str) -> bool:
         return row.requester_token_hash is not None and verify_secret(
             token, row.requester_token_hash
+        )
+
+    def _token_expired(self, row: RequestRow) -> bool:
+        expires = row.requester_token_expires_at
+        return expires is None or self._now() >= expires
+
+    def is_requester(self, row: RequestRow, token: str) -> bool:
+        """Whether ``token`` is the one handed to this request's requester and still works."""
+        return self._holds_token(row, token) and not self._token_expired(row)
+
+    def check_requester(self, row: RequestRow, token: str) -> bool:
+        """Like :meth:`is_requester`, but the requester's own expired token is told why.
+
+        A token expires ``token_lifetime`` after verification while the request is open; at
+        closing it is renewed for ``answer_lifetime``, the time the answer is kept. An expired
+        token of an open request raises :class:`AuthError`; of a closed one,
+        :class:`AnswerGone` (410).
+        """
+        if not self._holds_token(row, token):
+            return False
+        if not self._token_expired(row):
+            return True
+        expired = row.requester_token_expires_at
+        when = expired.date().isoformat() if expired else "verification"
+        if row.closed_at is not None:
+            raise AnswerGone(
+                f"the answer to this request was kept until {when} and is no longer available; "
+                "open a new request to receive your data as it is now",
+                request_id=row.id,
+            )
+        raise AuthError(
+            f"this access token expired on {when}; it works again once the request is answered "
+            f"(due by {row.due_at.isoformat()}), to read the answer",
+            request_id=row.id,
         )
 
     def start(self, session: Session, request_id: str, *, actor: str) -> RequestRow:
@@ -419,6 +528,7 @@ class Requests:
             "You may lodge a complaint with the supervisory authority and seek a "
             "judicial remedy (Art. 12(4) GDPR).",
         )
+        self._close(session, row)
         self._record(
             session,
             row,
@@ -431,27 +541,58 @@ class Requests:
         return row
 
     def complete(
-        self, session: Session, request_id: str, *, actor: str, result: Mapping[str, Any]
+        self,
+        session: Session,
+        request_id: str,
+        *,
+        actor: str,
+        result: Mapping[str, Any],
+        answer: Mapping[str, Any] | None = None,
     ) -> RequestRow:
-        """Record the fulfilment's result and close the request."""
+        """Record the fulfilment's result and close the request.
+
+        An access or portability request keeps its answer as produced now: ``answer`` when
+        the caller built it already, else the one the ``exports`` builder makes.
+        """
         row = self._open_row(
             session, request_id, allowed={Status.VERIFIED, Status.IN_PROGRESS}, doing="complete"
         )
         row.result = dict(result)
         row.closed_at = self._now()
+        self.answers.keep(session, row, answer)
+        self._close(session, row)
         self._record(session, row, Status.COMPLETED, actor=actor, action="dsar.completed")
         return row
 
     def _tell(self, session: Session, row: RequestRow, body: str) -> None:
-        ((_, value),) = row.identity.items()
+        _, value = self._given(row)
         if row.subject_id is not None or row.status in {Status.VERIFIED, Status.IN_PROGRESS}:
-            self._notifier.send(
+            self._message(
                 session,
-                to=value,
                 request_id=row.id,
+                to=value,
                 subject=f"{self.strategy.controller.name}: your request",
                 body=body,
             )
+
+    def _close(self, session: Session, row: RequestRow) -> None:
+        """What closing keeps: the token renewed for the answer's lifetime, the identifiers
+        and the addresses of messages no longer waiting for delivery as keyed hashes."""
+        closed = row.closed_at or self._now()
+        if row.requester_token_hash is not None:
+            row.requester_token_expires_at = closed + self._answer_lifetime
+        row.identity = {k: self.keyed(str(v)) for k, v in row.identity.items()}
+        waiting = session.scalars(
+            select(Outbox).where(Outbox.request_id == row.id, Outbox.status != MessageStatus.QUEUED)
+        )
+        for message in waiting:
+            message.to = self.keyed(message.to)
+
+    # ── messages ─────────────────────────────────────────────────────────────────────────────
+
+    def send_outbox(self, session: Session, *, limit: int = 50) -> Deliveries:
+        """Deliver due messages through the notifier (the run commits as it goes)."""
+        return send_due(session, self._notifier, clock=self._now, forget=self.keyed, limit=limit)
 
     # ── views ────────────────────────────────────────────────────────────────────────────────
 
@@ -484,3 +625,31 @@ class Requests:
                 for e in row.events
             ],
         }
+
+    def record_progress(
+        self,
+        session: Session,
+        request_id: str,
+        *,
+        actor: str,
+        result: Mapping[str, Any],
+        note: str | None = None,
+    ) -> RequestRow:
+        """Keep the partial result of a fulfilment that is not finished; the request is (or
+        becomes) ``in_progress``. A ``note`` adds it to the history, e.g. what is pending."""
+        row = self._open_row(
+            session,
+            request_id,
+            allowed={Status.VERIFIED, Status.IN_PROGRESS},
+            doing="record progress on",
+        )
+        row.result = dict(result)
+        if row.status != Status.IN_PROGRESS:
+            self._record(
+                session, row, Status.IN_PROGRESS, actor=actor, note=note, action="dsar.started"
+            )
+        elif note:
+            self._record(
+                session, row, Status.IN_PROGRESS, actor=actor, note=note, action="dsar.progress"
+            )
+        return row

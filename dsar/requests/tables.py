@@ -1,11 +1,23 @@
-"""Tables of data-subject requests: the request, its history, codes, and the outbox."""
+"""Tables of data-subject requests: the request, its history, codes, the outbox, its answer."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from schemas.tables import UTCDateTime, new_metadata
@@ -14,10 +26,14 @@ __all__ = [
     "Outbox",
     "RequestBase",
     "RequestEvent",
+    "RequestExport",
     "RequestRow",
     "VerificationCode",
     "request_metadata",
 ]
+
+# An export bundle can run to megabytes; MySQL and MariaDB TEXT stops at 64 KiB.
+_LONG_TEXT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
 class RequestBase(DeclarativeBase):
@@ -38,12 +54,17 @@ class RequestRow(RequestBase):
     received_at: Mapped[datetime]
     due_at: Mapped[date] = mapped_column(Date, index=True)
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
-    identity: Mapped[dict[str, Any]] = mapped_column(comment="the identifier the requester gave")
+    identity: Mapped[dict[str, Any]] = mapped_column(
+        comment="the identifier the requester gave; once closed, only its keyed hash"
+    )
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     subject_id: Mapped[str | None] = mapped_column(String(64), index=True)
     verified_by: Mapped[str | None] = mapped_column(String(30))
     requester_token_hash: Mapped[str | None] = mapped_column(
         String(200), comment="hash of the token the verified requester reads the answer with"
+    )
+    requester_token_expires_at: Mapped[datetime | None] = mapped_column(
+        comment="when the requester's token stops working"
     )
     reason: Mapped[str | None] = mapped_column(Text, comment="extension or refusal reason")
     result: Mapped[dict[str, Any] | None]
@@ -58,7 +79,10 @@ class RequestEvent(RequestBase):
 
     __tablename__ = "dsar_request_events"
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # 64-bit (SQLite's INTEGER is, and stays the rowid): a sequence must never overflow.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     request_id: Mapped[str] = mapped_column(
         ForeignKey("dsar_requests.id", ondelete="CASCADE"), index=True
     )
@@ -69,7 +93,11 @@ class RequestEvent(RequestBase):
 
 
 class VerificationCode(RequestBase):
-    """A one-time identity-verification code; only its hash is kept."""
+    """A one-time identity-verification code; only its hash is kept.
+
+    ``attempts`` only ever grows through one conditional UPDATE (``attempts < MAX``), so
+    concurrent guesses cannot count past the limit.
+    """
 
     __tablename__ = "dsar_verification_codes"
 
@@ -83,16 +111,47 @@ class VerificationCode(RequestBase):
 
 
 class Outbox(RequestBase):
-    """Messages the service would send when no SMTP server is configured."""
+    """Every message to a requester, and the queue it is delivered from after the answer.
+
+    ``status``: ``held`` (no transport reaches the address: staff read it with
+    ``tietotie dsar outbox``), ``queued`` → ``sent`` | ``failed`` (retried with backoff until
+    ``next_attempt_at``), or ``suppressed`` (over the per-identifier message cap, never sent).
+    An address stays in clear only while a message waits for its transport or its request is
+    open; after that ``to`` holds a keyed hash.
+    """
 
     __tablename__ = "dsar_outbox"
+    __table_args__ = (Index("ix_dsar_outbox_due", "status", "next_attempt_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # 64-bit, like the events' seq
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     at: Mapped[datetime]
     to: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="held", server_default="held")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
+class RequestExport(RequestBase):
+    """The Art. 15 / Art. 20 answer as produced at completion, sealed, until it expires."""
+
+    __tablename__ = "dsar_request_exports"
+
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("dsar_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    sealed: Mapped[str] = mapped_column(
+        _LONG_TEXT, comment="the bundle, AES-GCM under the subject's key or the service's"
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 def request_metadata() -> MetaData:

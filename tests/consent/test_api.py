@@ -69,9 +69,11 @@ def test_staff_may_name_the_subject_by_an_identifier(api: TestClient) -> None:
 
 
 def test_the_subject_withdraws_with_the_same_single_call_without_a_login(api: TestClient) -> None:
-    """Art. 7(3): one POST with state withdrawn and the subject id; the state is withdrawn."""
+    """Art. 7(3): one POST with state withdrawn, the subject id and the receipt they hold."""
     subject = new_customer(api)
-    api.post("/v1/consents", headers=staff_headers(api), json={**GIVE, "subject": {"id": subject}})
+    given = api.post(
+        "/v1/consents", headers=staff_headers(api), json={**GIVE, "subject": {"id": subject}}
+    )
     withdrawn = api.post(
         "/v1/consents",
         json={
@@ -79,6 +81,7 @@ def test_the_subject_withdraws_with_the_same_single_call_without_a_login(api: Te
             "use": "seasonal-reminders",
             "state": "withdrawn",
             "source": "booking-form",
+            "receipt": given.json()["receipt"],
         },
     )
     assert withdrawn.status_code == 201, withdrawn.text
@@ -155,7 +158,9 @@ def test_a_use_on_another_basis_takes_no_consent(api: TestClient) -> None:
 def test_gpc_header_refuses_direct_marketing_and_says_so(api: TestClient) -> None:
     """Sec-GPC: 1 on a refusal of accessibility-service also refuses seasonal-reminders."""
     subject = new_customer(api)
-    api.post("/v1/consents", headers=staff_headers(api), json={**GIVE, "subject": {"id": subject}})
+    given = api.post(
+        "/v1/consents", headers=staff_headers(api), json={**GIVE, "subject": {"id": subject}}
+    )
     answer = api.post(
         "/v1/consents",
         headers={"Sec-GPC": "1"},
@@ -164,6 +169,7 @@ def test_gpc_header_refuses_direct_marketing_and_says_so(api: TestClient) -> Non
             "use": "accessibility-service",
             "state": "refused",
             "source": "booking-form",
+            "receipt": given.json()["receipt"],
         },
     )
     assert answer.status_code == 201, answer.text

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from consent.models import ConsentCreate, ConsentEvent, ConsentRecorded, ConsentState, RecordedState
-from consent.receipts import ReceiptSigner
+from consent.receipts import ReceiptSigner, decode_claims
 from consent.service import (
     history,
     record_call,
@@ -19,13 +19,16 @@ from consent.service import (
     subject_consents,
 )
 from consent.tables import APPEND_ONLY_MESSAGE
-from kernel.errors import AuthError, ConsentError
+from kernel.errors import AuthError, ConsentError, Forbidden
+from kernel.keys import Keyring
 from schemas import Strategy
+from schemas.enums import Duty
 from tests.consent.support import minimal, with_profiling
 
 pytestmark = pytest.mark.consent
 
 ANNA = "a" * 32
+BEN = "b" * 32
 T0 = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
 
 
@@ -201,11 +204,13 @@ def _call(
     *,
     strategy: Strategy | None = None,
     role: str | None = "owner",
+    duties: frozenset[Duty] = frozenset(),
     gpc: bool = False,
+    subject_id: str = ANNA,
     **body: object,
 ) -> ConsentRecorded:
     data = {
-        "subject": {"id": ANNA},
+        "subject": {"id": subject_id},
         "use": "reminders",
         "state": "given",
         "source": "booking-form",
@@ -216,8 +221,9 @@ def _call(
         strategy or with_profiling(),
         ConsentCreate.model_validate(data),
         signer=signer,
-        subject_id=ANNA,
+        subject_id=subject_id,
         staff_role=role,
+        staff_duties=duties,
         gpc=gpc,
     )
 
@@ -225,12 +231,49 @@ def _call(
 def test_a_subject_alone_may_refuse_or_withdraw_but_not_give(
     session: Session, signer: ReceiptSigner
 ) -> None:
-    """Without staff, `given` is an AuthError and `withdrawn` is recorded as the subject's."""
+    """Without staff, `given` is an AuthError and `withdrawn` with the subject's receipt is
+    recorded as the subject's."""
     with pytest.raises(AuthError, match="staff token"):
         _call(session, signer, role=None)
-    withdrawn = _call(session, signer, role=None, state="withdrawn")
+    receipt = _call(session, signer).receipt
+    withdrawn = _call(session, signer, role=None, state="withdrawn", receipt=receipt)
     assert withdrawn.method == "subject"
-    assert history(session, ANNA)[0].recorded_by == "subject"
+    assert history(session, ANNA)[-1].recorded_by == "subject"
+
+
+def test_a_subject_alone_needs_a_receipt_the_controller_signed_for_them(
+    session: Session, signer: ReceiptSigner
+) -> None:
+    """No receipt, another subject's receipt, or one signed by another key: all AuthError."""
+    with pytest.raises(AuthError, match="no receipt"):
+        _call(session, signer, role=None, state="withdrawn")
+    other = _call(session, signer, subject_id=BEN).receipt
+    with pytest.raises(AuthError, match="another subject"):
+        _call(session, signer, role=None, state="withdrawn", receipt=other)
+    stranger = ReceiptSigner(Keyring.ephemeral())
+    claims = {**decode_claims(other), "piiPrincipalId": ANNA}
+    resigned = stranger.sign(claims)  # still naming the controller's public key
+    own_key = stranger.sign({**claims, "publicKey": stranger.public_key_b64()})
+    for forged in (resigned, own_key):
+        with pytest.raises(AuthError, match="not one the controller signed"):
+            _call(session, signer, role=None, state="withdrawn", receipt=forged)
+    assert history(session, ANNA) == []
+
+
+def test_staff_record_only_through_a_source_their_role_collects_for(
+    session: Session, signer: ReceiptSigner
+) -> None:
+    """The clerk collects for the till only: booking-form is Forbidden, even for a withdrawal,
+    until the clerk's role is given the consents duty."""
+    for state in ("given", "withdrawn"):
+        with pytest.raises(Forbidden, match="collected_by: owner") as refused:
+            _call(session, signer, strategy=minimal(), role="clerk", state=state)
+        assert refused.value.context["source"] == "booking-form"
+    assert history(session, ANNA) == []
+    recorded = _call(
+        session, signer, strategy=minimal(), role="clerk", duties=frozenset({Duty.CONSENTS})
+    )
+    assert recorded.method == "staff" and history(session, ANNA)[0].recorded_by == "clerk"
 
 
 def test_gpc_refuses_every_consent_based_marketing_and_profiling_use(

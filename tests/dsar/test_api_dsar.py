@@ -198,19 +198,19 @@ def test_reidentify_is_for_the_duty_and_audited(client: TestClient) -> None:
     """Encrypt tokens reverse only for roles with the reidentify duty, each call audited."""
     tokens = client.post(
         "/v1/pseudonymise",
-        headers=_staff(client, "marketing"),
-        json={"domain": "reporting", "values": ["ABC-123"], "mode": "encrypt"},
+        headers=_staff(client, "owner"),
+        json={"domain": "mailer-suppression", "values": ["ABC-123"], "mode": "encrypt"},
     ).json()["tokens"]
     denied = client.post(
         "/v1/reidentify",
         headers=_staff(client, "marketing"),
-        json={"domain": "reporting", "tokens": tokens},
+        json={"domain": "mailer-suppression", "tokens": tokens},
     )
     assert denied.status_code == 403
     back = client.post(
         "/v1/reidentify",
         headers=_staff(client, "owner"),
-        json={"domain": "reporting", "tokens": tokens},
+        json={"domain": "mailer-suppression", "tokens": tokens},
     )
     assert back.json()["values"] == ["ABC-123"]
     wrong = client.post(

@@ -118,7 +118,8 @@ def staff_records(api: TestClient, customer: str, state: str, use: str, source: 
     target_fixture="answer",
 )
 def customer_withdraws(api: TestClient, answer: Any, use: str) -> Any:
-    subject = decode_claims(answer.json()["receipt"])["piiPrincipalId"]
+    receipt = answer.json()["receipt"]
+    subject = decode_claims(receipt)["piiPrincipalId"]
     return api.post(
         "/v1/consents",
         json={
@@ -126,6 +127,7 @@ def customer_withdraws(api: TestClient, answer: Any, use: str) -> Any:
             "use": use,
             "state": "withdrawn",
             "source": "booking-form",
+            "receipt": receipt,
         },
     )
 
@@ -145,7 +147,7 @@ def customer_gives(api: TestClient, customer: str, use: str) -> Any:
     parsers.parse('the customer refuses "{use}" with the header "Sec-GPC: 1"'),
     target_fixture="answer",
 )
-def customer_refuses_with_gpc(api: TestClient, customer: str, use: str) -> Any:
+def customer_refuses_with_gpc(api: TestClient, customer: str, answer: Any, use: str) -> Any:
     return api.post(
         "/v1/consents",
         headers={"Sec-GPC": "1"},
@@ -154,6 +156,7 @@ def customer_refuses_with_gpc(api: TestClient, customer: str, use: str) -> Any:
             "use": use,
             "state": "refused",
             "source": "booking-form",
+            "receipt": answer.json()["receipt"],
         },
     )
 

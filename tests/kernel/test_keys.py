@@ -24,7 +24,9 @@ from kernel.keys import (
     write_master_key_file,
 )
 
-KEY = bytes(range(7, 39))
+# Drawn once from secrets.token_bytes(32): fixed, so that every run checks the same key, and
+# random, so that it passes the weak-key rules (a counting pattern such as 07 08 09… would not).
+KEY = bytes.fromhex("eec46a900a54a6efe51b44bbb6749a997e3becc87612f89595fdd759edc6b51b")
 KEY_B64 = base64.b64encode(KEY).decode()
 
 

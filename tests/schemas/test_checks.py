@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from schemas import RULES, validate
+from activation import REPORTING_DOMAIN
+from activation.audiences import EXPORT_MASK_DOMAIN
+from dsar.api.subjects import MASK_DOMAIN
+from schemas import RULES, load_strategy, validate
+from schemas.checks import received_domains
+from schemas.enums import OutputDomain
 
 MINIMAL = Path(__file__).parent / "minimal"
 MARK = "#!"
@@ -286,6 +291,35 @@ CASES = [
         ("language: en}", "language: en} #!"),
         name="norway-problem",
     ),
+    case(
+        "pseudonymise-without-domains",
+        "organisation.yaml",
+        ("duties: [requests, audit, reidentify]}", "duties: [audit, pseudonymise]} #!"),
+    ),
+    case(
+        "pseudonymise-domains-without-duty",
+        "organisation.yaml",
+        ("location: espoo}", "location: espoo, pseudonymise_domains: [crm-sync]} #!"),
+    ),
+    case(
+        "pseudonymise-received-domain",
+        "organisation.yaml",
+        (
+            "duties: [requests, audit, reidentify]}",
+            "duties: [pseudonymise], pseudonymise_domains: [crm-sync, masked-read]} #!",
+        ),
+        name="pseudonymise-masked-read",
+    ),
+    case(
+        "pseudonymise-received-domain",
+        "organisation.yaml",
+        (
+            "duties: [requests, audit, reidentify]}",
+            "duties: [pseudonymise], pseudonymise_domains: [reporting]} #!",
+        ),
+        ("6-reporting.yaml", "identity: identified", "identity: pseudonymised"),
+        name="pseudonymise-reporting",
+    ),
     case("not-a-mapping", "6-reporting.yaml", ("reports:\n  - ", "#!\n- ")),
     case("duplicate-section", "3-questions.yaml", ("questions:", "goals: #!\n  []\nquestions:")),
 ]
@@ -364,3 +398,17 @@ def test_a_typo_in_a_key_suggests_the_right_one(tmp_path: Path) -> None:
     )
     hit = next(f for f in validate(str(root)).findings if f.rule == "unknown-key")
     assert "legal_basis" in hit.hint
+
+
+def test_every_pseudonymised_output_of_the_bundled_strategy_names_its_receivers() -> None:
+    """Marketing receives all three output domains, the owner reporting and masked-read, the
+    auditor masked-read; the names are the domains the outputs are made in."""
+    assert [d.value for d in OutputDomain] == [REPORTING_DOMAIN, EXPORT_MASK_DOMAIN, MASK_DOMAIN]
+    strategy = load_strategy(str(MINIMAL.parents[2] / "strategy")).strategy
+    assert strategy is not None
+    received = {role: set(domains) for role, domains in received_domains(strategy).items()}
+    assert received == {
+        "marketing": {"reporting", "activation-export", "masked-read"},
+        "owner": {"reporting", "masked-read"},
+        "auditor": {"masked-read"},
+    }

@@ -59,7 +59,9 @@ def register(app: typer.Typer) -> None:
         record_send: Annotated[
             bool,
             typer.Option(
-                "--record-send", help="Log one contact per subject written (frequency caps)."
+                "--record-send",
+                help="Log one contact per subject written (frequency caps) and add each "
+                "recipient's one-click unsubscribe link (RFC 8058).",
             ),
         ] = False,
         strategy: StrategyOption = None,
@@ -80,6 +82,7 @@ def register(app: typer.Typer) -> None:
                     role=chosen,
                     record_sends=record_send,
                     audit=services.audit,
+                    links=services.links,
                 )
                 written = write_file(run.rows(session), run.columns, out, fmt)
         except TietotieError as exc:
@@ -93,7 +96,10 @@ def register(app: typer.Typer) -> None:
         masked = f" (masked: {', '.join(run.masked)})" if run.masked else ""
         err.print(f"wrote {written} subjects to {out}: {', '.join(run.columns)}{masked}")
         if record_send:
-            err.print(f"recorded {run.sends_recorded} sends in the contact log")
+            err.print(
+                f"recorded {run.sends_recorded} sends in the contact log; each row carries the "
+                "recipient's one-click unsubscribe link and its List-Unsubscribe headers"
+            )
 
     @activation_app.command("list")
     def activation_list(strategy: StrategyOption = None) -> None:

@@ -1,4 +1,4 @@
-"""`tietotie keys init|rotate|status`: the master key and the versioned data keys it wraps."""
+"""`tietotie keys init|rotate|status|generate`: the master key and the data keys it wraps."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kernel.errors import KeyConfigError, TietotieError
-from kernel.keys import Keyring, write_master_key_file
+from kernel.keys import Keyring, generate_master_key, write_master_key_file
 from tietotie.keys import keyring_path, master_key, open_keyring
 from tietotie.settings import get_settings
 
@@ -17,7 +17,7 @@ __all__ = ["register"]
 
 keys_app = typer.Typer(
     name="keys",
-    help="The master key and versioned data keys (keys themselves are never shown).",
+    help="The master key and versioned data keys (keys in use are never shown).",
     no_args_is_help=True,
 )
 
@@ -70,6 +70,17 @@ def init(
         f"(master key from {master.source}, check value {master.check_value}).",
         markup=False,
     )
+
+
+@keys_app.command("generate")
+def generate() -> None:
+    """Print a fresh random master key (32 bytes, base64) for TIETOTIE_MASTER_KEY; saves nothing.
+
+    Only the key goes to standard output, so `export TIETOTIE_MASTER_KEY=$(tietotie keys
+    generate)` or a secret store's import works. Keep it apart from the data: without it the
+    keyring cannot be opened.
+    """
+    typer.echo(generate_master_key())
 
 
 @keys_app.command("rotate")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from audit import MAX_SEQ
-from dsar.requests import Outbox
+from dsar.requests import MessageStatus, Outbox
 from kernel.errors import TietotieError
 from records.retention import run_retention, shred_removed
 from tietotie.commands.strategy import StrategyOption
@@ -20,6 +21,10 @@ from tietotie.settings import get_settings
 from tietotie.wiring import Services
 
 __all__ = ["open_from_cli", "register"]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def open_from_cli(strategy: Path | None) -> Services:
@@ -89,13 +94,19 @@ def register(app: typer.Typer) -> None:
     def outbox(
         strategy: StrategyOption = None,
         request: Annotated[str | None, typer.Option(help="Only this request id.")] = None,
+        status: Annotated[
+            MessageStatus | None, typer.Option(help="Only messages in this state.")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
     ) -> None:
-        """Messages waiting for delivery when no SMTP server is configured (verification codes)."""
+        """Every message to requesters and its state: held for staff (no SMTP configured),
+        queued, sent, failed (with the last error) or suppressed (over the message cap)."""
         services = open_from_cli(strategy)
         query = select(Outbox).order_by(Outbox.id)
         if request:
             query = query.where(Outbox.request_id == request)
+        if status is not None:
+            query = query.where(Outbox.status == status)
         with services.sessions() as session:
             rows = list(session.execute(query).scalars())
         if as_json:
@@ -104,6 +115,11 @@ def register(app: typer.Typer) -> None:
                     json.dumps(
                         {
                             "at": r.at.isoformat(),
+                            "status": r.status,
+                            "attempts": r.attempts,
+                            "next_attempt_at": _iso(r.next_attempt_at),
+                            "sent_at": _iso(r.sent_at),
+                            "last_error": r.last_error,
                             "to": r.to,
                             "subject": r.subject,
                             "body": r.body,
@@ -113,12 +129,33 @@ def register(app: typer.Typer) -> None:
                     )
                 )
             return
-        table = Table("at", "to", "request", "subject", "body")
+        table = Table("at", "status", "tries", "to", "request", "subject", "body", "last error")
         for r in rows:
             table.add_row(
-                r.at.isoformat(timespec="seconds"), r.to, r.request_id or "", r.subject, r.body
+                r.at.isoformat(timespec="seconds"),
+                r.status,
+                str(r.attempts),
+                r.to,
+                r.request_id or "",
+                r.subject,
+                r.body,
+                r.last_error or "",
             )
         Console().print(table)
+
+    @dsar.command("send-outbox")
+    def send_outbox(
+        strategy: StrategyOption = None,
+        limit: Annotated[int, typer.Option(min=1, help="At most this many messages.")] = 200,
+    ) -> None:
+        """Deliver queued messages that are due (retries included); for a scheduler, e.g.
+        every minute. Exits 1 when a message failed for good (see `tietotie dsar outbox`)."""
+        services = open_from_cli(strategy)
+        with services.sessions() as session:
+            done = services.requests.send_outbox(session, limit=limit)
+        typer.echo(f"sent {done.sent}, to retry later {done.retrying}, failed {done.failed}")
+        if done.failed:
+            raise typer.Exit(1)
 
     @dsar.command("list")
     def nearing(
@@ -150,9 +187,13 @@ def register(app: typer.Typer) -> None:
             else:
                 session.commit()
         shredded = 0 if dry_run else shred_removed(services.store, run)
+        with services.sessions() as session:
+            answers = services.requests.answers.purge(session, dry_run=dry_run)
+            session.commit()
         verb = "would delete" if dry_run else "deleted"
         parts = ", ".join(f"{n} {e}" for e, n in run.deleted.items()) or "nothing"
         typer.echo(
             f"retention {verb}: {parts}; subjects removed {run.subjects_removed}, "
             f"keys destroyed {shredded}, waiting on kept records {run.subjects_waiting}"
         )
+        typer.echo(f"answers of closed requests past their lifetime: {verb} {answers}")

@@ -1,0 +1,95 @@
+"""The main database's part of an erasure: the system of record, the contact log, restrictions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from activation.audiences import contact_log
+from records.restrictions import FlagKind, raise_flag
+from records.store import RecordStore
+from schemas.enums import LegalBasis
+from schemas.models import Strategy
+
+__all__ = ["erase_in_main"]
+
+
+def erase_in_main(
+    session: Session,
+    strategy: Strategy,
+    store: RecordStore,
+    subject_id: str,
+    *,
+    request_id: str,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Delete what no legal obligation keeps, clear the rest but the obliged fields, empty the
+    contact log and restrict what is kept (Art. 17(3)(b)), all in the caller's transaction.
+
+    Returns what was kept (entity, records, fields, laws, until) and the erased counts.
+    """
+    index = strategy.index
+    obliged: dict[str, list[str]] = {}
+    for use in strategy.uses:
+        if use.legal_basis is LegalBasis.LEGAL_OBLIGATION:
+            for ref in index.use_fields[use.id]:
+                obliged.setdefault(ref, []).append(f"{use.id}: {use.law}")
+    kept: list[dict[str, Any]] = []
+    erased: dict[str, int] = {}
+    keep_subject = False
+    for entity in reversed(store.tables.order()):
+        table = store.tables.table(entity)
+        columns = store.tables.fields_of(entity)
+        keep_cols = [c for c in columns if c.ref in obliged]
+        rows = session.execute(
+            select(table.c.id, table.c.retention_until).where(table.c.subject_id == subject_id)
+        ).all()
+        keep_ids = [r.id for r in rows if keep_cols and r.retention_until > now]
+        drop_ids = [r.id for r in rows if r.id not in keep_ids]
+        if entity == store.subject_entity and keep_subject and drop_ids:
+            keep_ids, drop_ids = drop_ids, []  # the subject row anchors what is kept
+        if drop_ids:
+            session.execute(delete(table).where(table.c.id.in_(drop_ids)))
+            erased[entity] = len(drop_ids)
+        if keep_ids:
+            keep_subject = True
+            cleared = {c.name: None for c in columns if c not in keep_cols}
+            cleared.update(
+                {c.blind_index: None for c in columns if c not in keep_cols and c.blind_index}
+            )
+            if cleared:
+                session.execute(
+                    update(table).where(table.c.id.in_(keep_ids)).values(**cleared, updated_at=now)
+                )
+            until = max(r.retention_until for r in rows if r.id in keep_ids)
+            kept.append(
+                {
+                    "entity": entity,
+                    "records": len(keep_ids),
+                    "fields": [c.name for c in keep_cols],
+                    "encrypted_fields": [c.name for c in keep_cols if c.encrypted],
+                    "why": sorted({w for c in keep_cols for w in obliged[c.ref]}),
+                    "until": until.isoformat(),
+                    "article": "Art. 17(3)(b)",
+                }
+            )
+    contacts = session.execute(
+        select(func.count()).where(contact_log.c.subject_id == subject_id)
+    ).scalar_one()
+    session.execute(delete(contact_log).where(contact_log.c.subject_id == subject_id))
+    if contacts:
+        erased["contact_log"] = contacts
+    if kept:
+        raise_flag(
+            session,
+            subject_id,
+            kind=FlagKind.RESTRICTION,
+            scope="all",
+            reason="Art. 17(3)(b): kept under a legal obligation",
+            request_id=request_id,
+            at=now,
+        )
+    return kept, erased
