@@ -2,9 +2,10 @@
 
 One row per statement a subject made about one purpose; rows are only ever inserted. The
 current state of a (subject, use) pair is the row with the greatest ``(event_time, seq)``: it
-is derived, never stored, and nothing is overwritten. On SQLite and PostgreSQL triggers refuse
-``UPDATE`` and ``DELETE`` (and ``TRUNCATE`` on PostgreSQL), so even a stray SQL statement cannot
-rewrite history; other databases rely on the service, which never issues either. The triggers
+is derived, never stored, and nothing is overwritten. On SQLite, PostgreSQL and MariaDB
+triggers refuse ``UPDATE`` and ``DELETE`` (and ``TRUNCATE`` on PostgreSQL), so even a stray SQL
+statement cannot rewrite history; other databases rely on the service, which never issues
+either. The triggers
 are schema objects like the table: ``tietotie db upgrade`` creates them (the table's
 ``info["triggers"]``, see :mod:`records.migrations`), never the service at run time, where two
 processes would race to create them.
@@ -108,6 +109,16 @@ _TRIGGERS: Final[dict[str, dict[str, list[str]]]] = {
             "ON consent_event FOR EACH STATEMENT EXECUTE FUNCTION consent_event_append_only()",
         ],
     },
+    # MariaDB (SQLAlchemy's "mysql" dialect): row triggers signal an error; TRUNCATE, which
+    # fires no trigger there, needs the DROP privilege the service's user should not hold.
+    "mysql": {
+        f"consent_event_no_{verb.lower()}": [
+            f"CREATE TRIGGER IF NOT EXISTS consent_event_no_{verb.lower()} BEFORE {verb} "
+            "ON consent_event FOR EACH ROW "
+            f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{APPEND_ONLY_MESSAGE}'"
+        ]
+        for verb in ("UPDATE", "DELETE")
+    },
 }
 
 
@@ -171,7 +182,7 @@ def ledger_metadata() -> MetaData:
 
 
 def install_guard(bind: Engine | Connection) -> bool:
-    """Install the append-only triggers where the database has them (SQLite, PostgreSQL ≥ 14).
+    """Install the append-only triggers (SQLite, PostgreSQL ≥ 14, MariaDB).
 
     Idempotent; True when a guard is in place. ``tietotie db upgrade`` installs the same
     triggers with the table; this is for :func:`create_tables` (tests, throwaway databases).

@@ -47,7 +47,7 @@ def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -
     else:
         typer.echo(f"the database already holds {held} customers; not seeding")
     roles = services.strategy.index.roles
-    role = next((r.id for r in roles.values() if len(r.duties) == 3), next(iter(roles)))
+    role = max(roles.values(), key=lambda r: len(r.duties)).id  # the owner: every duty to try
     with transaction(services.sessions) as session:
         earlier = revoke_named(session, name=_DEMO_HOLDER)
         token = issue_token(session, services.strategy, role=role, name=_DEMO_HOLDER)
@@ -55,7 +55,8 @@ def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -
         typer.echo(f"revoked {earlier} staff token(s) printed by an earlier `make run`")
     base = f"http://{host}:{port}"
     typer.echo(
-        f"\n  API docs     {base}/docs\n  OpenAPI      {base}/openapi.json\n"
+        f"\n  privacy center {base}/privacy  (customers: the notice, unsubscribing)\n"
+        f"  API docs     {base}/docs\n  OpenAPI      {base}/openapi.json\n"
         f"  health       {base}/health\n  staff token  {token}  (role {role})\n\n"
         f"  try: curl -H 'Authorization: Bearer {token}' {base}/v1/policy/matrix\n"
     )
