@@ -7,14 +7,84 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_bdd import parsers, then, when
+from fastapi.testclient import TestClient
+from pytest_bdd import given, parsers, then, when
 
 from access_policy import DecisionEvent, Policy, compile_policy, view_record
 from access_policy.steps import define_access_steps
+from kernel.db import transaction
 from kernel.errors import PolicyError
+from records.store import ingest
 from schemas import Strategy, load_strategy
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# ══ data-subject requests ═══════════════════════════════════════════════════════════════════
+# One customer the request features share; each binding module provides its own ``client``
+# (the app its scenarios need), which this step uses.
+
+
+def hold_customer(client: TestClient, email: str, *, visit: bool = False) -> str:
+    """Store a customer ``email`` with a summer-tyred car (and a visit); the subject id."""
+    state = client.app.state  # type: ignore[attr-defined]
+    with transaction(state.sessions) as session:
+        sid = ingest(
+            session,
+            state.store,
+            "customer",
+            source="service-desk",
+            values={
+                "name": "Liisa Virtanen",
+                "email": email,
+                "phone": "0401234567",
+                "branch": "espoo",
+                "street_address": "Kivitie 3",
+                "postal_code": "02100",
+                "city": "Espoo",
+            },
+        ).subject_id
+        ingest(
+            session,
+            state.store,
+            "vehicle",
+            source="service-desk",
+            subject={"id": sid},
+            values={"plate": "ABC-123", "tyre_type": "summer"},
+        )
+        if visit:
+            ingest(
+                session,
+                state.store,
+                "visit",
+                source="service-desk",
+                subject={"id": sid},
+                values={
+                    "visited_at": "2026-10-01T10:00:00+03:00",
+                    "service_type": "tyre_change",
+                    "amount_eur": "89",
+                    "invoice_number": "INV-1",
+                },
+            )
+    return sid
+
+
+@given(
+    parsers.parse('the car-service company holds the customer "{email}"'),
+    target_fixture="subject_id",
+)
+def dsar_customer(client: TestClient, email: str) -> str:
+    return hold_customer(client, email)
+
+
+@given(
+    parsers.parse(
+        'the car-service company holds the customer "{email}" with a vehicle and a visit'
+    ),
+    target_fixture="subject_id",
+)
+def dsar_customer_with_visit(client: TestClient, email: str) -> str:
+    return hold_customer(client, email, visit=True)
+
 
 # ══ access policy ═══════════════════════════════════════════════════════════════════════════
 # The auditors' vocabulary of DESIGN §6 (Given the role / When it reads|writes / Then access

@@ -17,7 +17,7 @@ from consent.service import record_consent, subject_consents
 from dsar.requests import Outbox
 from kernel.db import transaction
 from records.restrictions import active_flags
-from records.store import ingest, read_subject
+from records.store import read_subject
 from tests.support import make_app, staff_header
 
 scenarios("dsar.feature")
@@ -44,54 +44,6 @@ def _staff(client: TestClient, role: str) -> dict[str, str]:
 
 
 # ── Given ────────────────────────────────────────────────────────────────────────────────────
-
-
-@given(
-    parsers.parse(
-        'the car-service company holds the customer "{email}" with a vehicle and a visit'
-    ),
-    target_fixture="subject_id",
-)
-def customer(client: TestClient, email: str) -> str:
-    state = _state(client)
-    with transaction(state.sessions) as session:
-        sid = ingest(
-            session,
-            state.store,
-            "customer",
-            source="service-desk",
-            values={
-                "name": "Liisa Virtanen",
-                "email": email,
-                "phone": "0401234567",
-                "branch": "espoo",
-                "street_address": "Kivitie 3",
-                "postal_code": "02100",
-                "city": "Espoo",
-            },
-        ).subject_id
-        ingest(
-            session,
-            state.store,
-            "vehicle",
-            source="service-desk",
-            subject={"id": sid},
-            values={"plate": "ABC-123", "tyre_type": "summer"},
-        )
-        ingest(
-            session,
-            state.store,
-            "visit",
-            source="service-desk",
-            subject={"id": sid},
-            values={
-                "visited_at": "2026-10-01T10:00:00+03:00",
-                "service_type": "tyre_change",
-                "amount_eur": "89",
-                "invoice_number": "INV-1",
-            },
-        )
-    return sid
 
 
 @given(parsers.parse('the customer consented to "{use}"'))

@@ -86,29 +86,6 @@ def opening_limited(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     monkeypatch.setenv("TIETOTIE_RATE_LIMITS__OPEN_PER_IDENTIFIER", f"{count}/minute")
 
 
-@given(
-    parsers.parse('the car-service company holds the customer "{email}"'),
-    target_fixture="subject_id",
-)
-def customer(client: TestClient, email: str) -> str:
-    state = _state(client)
-    with transaction(state.sessions) as session:
-        sid = ingest(
-            session,
-            state.store,
-            "customer",
-            source="service-desk",
-            values={
-                "name": "Liisa Virtanen",
-                "email": email,
-                "phone": "0401234567",
-                "branch": "espoo",
-            },
-        ).subject_id
-    _vehicle(client, sid, "ABC-123")
-    return sid
-
-
 @given(parsers.parse('"{email}" asked for "{kind}"'), target_fixture="request_id")
 def asked(client: TestClient, email: str, kind: str) -> str:
     opened = _open(client, email, kind)

@@ -12,8 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from kernel.db import transaction
-from records.store import ingest
 from tests.dsar.erasure_support import (
     ORDERS,
     WEBSHOP_ENV,
@@ -45,32 +43,6 @@ def _state(client: TestClient) -> Any:
 
 
 # ── Given ────────────────────────────────────────────────────────────────────────────────────
-
-
-@given(parsers.parse('the car-service company holds the customer "{email}"'))
-def holds_customer(client: TestClient, email: str) -> None:
-    state = _state(client)
-    with transaction(state.sessions) as session:
-        sid = ingest(
-            session,
-            state.store,
-            "customer",
-            source="service-desk",
-            values={
-                "name": "Liisa Virtanen",
-                "email": email,
-                "phone": "0401234567",
-                "branch": "espoo",
-            },
-        ).subject_id
-        ingest(
-            session,
-            state.store,
-            "vehicle",
-            source="service-desk",
-            subject={"id": sid},
-            values={"plate": "ABC-123", "tyre_type": "summer"},
-        )
 
 
 @given(parsers.parse('the webshop holds 2 orders of "{first}" and 1 of "{second}"'))
