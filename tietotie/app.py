@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html
+from fastapi.responses import HTMLResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 from access_policy.service import compile_policy
@@ -164,7 +167,10 @@ def create_app(
         yield
         engine.dispose()
 
-    app = FastAPI(
+    # The API's /docs and /redoc pages with Swagger UI and ReDoc served from the package itself,
+    # so they work offline and load nothing from another host.
+    app = FastAPIOffline(
+        redoc_url=None,  # below: the same page, with a policy that keeps ReDoc's logo offline
         title="tietotie",
         version="0.1.0",
         lifespan=lifespan,
@@ -186,6 +192,23 @@ def create_app(
     app.add_middleware(EdgeGuard, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     _document_errors(app)
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        """ReDoc from the package's own copy; its footer logo would come from a CDN, so the
+        page's Content-Security-Policy allows images from this server only."""
+        page = get_redoc_html(
+            openapi_url="/openapi.json",
+            title="tietotie - ReDoc",
+            redoc_js_url="/static-offline-docs/redoc.standalone.js",
+            redoc_favicon_url="/static-offline-docs/favicon.png",
+            with_google_fonts=False,
+        )
+        page.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:"
+        )
+        return page
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
