@@ -229,5 +229,9 @@ def create_app(
 
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
-    install_pages(app)
+    install_pages(
+        app,
+        csrf_secret=crypto.pseudonymiser.keyring.derive("web/csrf", version=1).hex(),
+        secure_cookies=settings.public_url.startswith("https://"),
+    )
     return app

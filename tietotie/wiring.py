@@ -13,6 +13,7 @@ from consent.receipts import ReceiptSigner
 from dsar.fulfil import Fulfiller
 from dsar.limits import Limit, RateLimits
 from dsar.requests import Notifier, OutboxNotifier, Requests, SmtpNotifier, export_builder
+from dsar.web.mail import mail_composer
 from records.external import ExternalSystems
 from records.store import FieldCrypto, RecordStore, find_subject
 from schemas.models import Strategy
@@ -108,6 +109,7 @@ def build_services(
         exports=export_builder(fulfiller),
         token_lifetime=settings.requester_token_lifetime,
         answer_lifetime=settings.answer_lifetime,
+        compose=mail_composer(settings.public_url, default=strategy.controller.language),
     )
     return Services(
         strategy=strategy,

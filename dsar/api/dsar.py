@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import AuditEvent, AuditLog
+from audit import AuditLog
 from dsar.api.deps import SessionDep, StrategyDep, require_duty
 from dsar.auth import Staff, authenticate
 from dsar.fulfil import Fulfiller, export_zip
 from dsar.requests import CodeDelivery, Opened, RequestRow, Requests, RequestType, Status
+from dsar.requests.answering import EXPORTABLE, take_answer
 from kernel.db import transaction
 from kernel.errors import AuthError, Conflict, Forbidden
 from schemas.enums import Duty
@@ -322,36 +323,13 @@ def export(
     every later download serves that answer, never live data, until it expires (410)."""
     row = service.get(session, request_id)
     actor = _caller(session, strategy, service, row, authorization)
-    if row.type not in {RequestType.ACCESS, RequestType.PORTABILITY}:
+    if row.type not in EXPORTABLE:
         raise Conflict(
             f"a {row.type} request has no export; see GET /v1/dsar/{request_id}",
             request_id=request_id,
         )
-    if row.status not in {Status.VERIFIED, Status.IN_PROGRESS, Status.COMPLETED}:
-        raise Conflict(f"the request is {row.status}; verify it first", request_id=request_id)
-    fresh = row.status != Status.COMPLETED
-    answer = service.answers.build(session, row) if fresh else service.answers.of(session, row)
-    if answer is None:
-        raise Conflict("this service keeps no answers to export", request_id=request_id)
+    answer = take_answer(service, session, row, actor=actor, fmt=format, audit=audit)
     bundle: dict[str, Any] = answer["bundle"]
-    audit.append(
-        session,
-        AuditEvent(
-            actor=actor,
-            action="dsar.exported",
-            subject_id=row.subject_id,
-            request_id=row.id,
-            details={"format": format, "type": row.type},
-        ),
-    )
-    if fresh:
-        service.complete(
-            session,
-            row.id,
-            actor=actor,
-            result={"exported": format, "entities": {e: len(r) for e, r in bundle["data"].items()}},
-            answer=answer,
-        )
     session.commit()
     if format == "zip":
         return Response(

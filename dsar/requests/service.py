@@ -34,6 +34,7 @@ from dsar.requests.enums import OPEN_STATUSES, RejectionGround, RequestType, Sta
 from dsar.requests.errors import AnswerGone
 from dsar.requests.exports import Answers, ExportBuilder, ExportVault
 from dsar.requests.intake import check_details, parse_identity, parse_type
+from dsar.requests.messages import Composer, MessageKind, plain_english
 from dsar.requests.notifier import MessageStatus, Notifier
 from dsar.requests.outbox import Deliveries, send_due
 from dsar.requests.tables import Outbox, RequestEvent, RequestRow
@@ -83,6 +84,7 @@ class CodeDelivery:
     key: str
     value: str
     code: str = field(repr=False)
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +132,10 @@ class Requests:
         exports: ExportBuilder | None = None,
         token_lifetime: timedelta = TOKEN_LIFETIME,
         answer_lifetime: timedelta = ANSWER_LIFETIME,
+        compose: Composer = plain_english,
     ) -> None:
         self.strategy = strategy
+        self._compose = compose
         self._find = find_subject
         self._notifier = notifier
         self._audit = audit
@@ -254,6 +258,7 @@ class Requests:
         details: Mapping[str, Any] | None = None,
         client: str | None = None,
         defer: bool = False,
+        language: str | None = None,
     ) -> Opened:
         """Receive a request and issue a verification code for it.
 
@@ -279,6 +284,7 @@ class Requests:
             extended=False,
             identity={key: value},
             details=checked,
+            language=language,
         )
         session.add(row)
         self._record(session, row, Status.RECEIVED, actor="requester", action="dsar.received")
@@ -287,7 +293,7 @@ class Requests:
             session, row, Status.AWAITING_VERIFICATION, actor="system", action="dsar.code_sent"
         )
         session.flush()
-        delivery = CodeDelivery(request_id=row.id, key=key, value=value, code=code)
+        delivery = CodeDelivery(row.id, key, value, code, language)
         if defer:
             return Opened(row, delivery)
         self.deliver_code(session, delivery)
@@ -316,7 +322,7 @@ class Requests:
             note="a new code was asked for",
         )
         session.flush()
-        delivery = CodeDelivery(request_id=row.id, key=key, value=value, code=code)
+        delivery = CodeDelivery(row.id, key, value, code, row.language)
         if defer:
             return Opened(row, delivery)
         self.deliver_code(session, delivery)
@@ -330,15 +336,15 @@ class Requests:
         """
         if self._find(session, delivery.key, delivery.value) is None:
             return
-        minutes = int(CODE_LIFETIME.total_seconds() // 60)
-        name = self.strategy.controller.name
+        subject, body = self._words(
+            MessageKind.CODE,
+            delivery.request_id,
+            delivery.language,
+            code=delivery.code,
+            minutes=int(CODE_LIFETIME.total_seconds() // 60),
+        )
         self._message(
-            session,
-            request_id=delivery.request_id,
-            to=delivery.value,
-            subject=f"{name}: confirm your request",
-            body=f"Your code is {delivery.code}. It is valid for {minutes} minutes. If you did "
-            f"not ask {name} about your data, ignore this message.",
+            session, request_id=delivery.request_id, to=delivery.value, subject=subject, body=body
         )
 
     def verify(self, session: Session, request_id: str, *, code: str) -> Verified:
@@ -487,12 +493,7 @@ class Requests:
         row.due_at = due_date(
             row.received_at.date(), extended=True, country=self.strategy.controller.jurisdiction
         )
-        self._tell(
-            session,
-            row,
-            f"We need more time to answer your request. {reason} "
-            f"We will answer by {row.due_at.isoformat()}.",
-        )
+        self._tell(session, row, MessageKind.EXTENDED, reason=reason, due=row.due_at.isoformat())
         self._record(
             session,
             row,
@@ -521,13 +522,7 @@ class Requests:
         row = self._open_row(session, request_id, allowed=set(OPEN_STATUSES), doing="reject")
         row.reason = reason
         row.closed_at = self._now()
-        self._tell(
-            session,
-            row,
-            f"We cannot act on your request ({why.value}): {reason} "
-            "You may lodge a complaint with the supervisory authority and seek a "
-            "judicial remedy (Art. 12(4) GDPR).",
-        )
+        self._tell(session, row, MessageKind.REJECTED, ground=why.value, reason=reason)
         self._close(session, row)
         self._record(
             session,
@@ -560,20 +555,30 @@ class Requests:
         row.result = dict(result)
         row.closed_at = self._now()
         self.answers.keep(session, row, answer)
+        self._tell(session, row, MessageKind.COMPLETED)
         self._close(session, row)
         self._record(session, row, Status.COMPLETED, actor=actor, action="dsar.completed")
         return row
 
-    def _tell(self, session: Session, row: RequestRow, body: str) -> None:
+    def _words(
+        self, kind: MessageKind, request_id: str, language: str | None, **values: Any
+    ) -> tuple[str, str]:
+        return self._compose(
+            kind,
+            language,
+            {
+                "controller": self.strategy.controller.name,
+                "reference": request_id[:8].upper(),
+                "request_id": request_id,
+                **values,
+            },
+        )
+
+    def _tell(self, session: Session, row: RequestRow, kind: MessageKind, **values: Any) -> None:
         _, value = self._given(row)
         if row.subject_id is not None or row.status in {Status.VERIFIED, Status.IN_PROGRESS}:
-            self._message(
-                session,
-                request_id=row.id,
-                to=value,
-                subject=f"{self.strategy.controller.name}: your request",
-                body=body,
-            )
+            subject, body = self._words(kind, row.id, row.language, **values)
+            self._message(session, request_id=row.id, to=value, subject=subject, body=body)
 
     def _close(self, session: Session, row: RequestRow) -> None:
         """What closing keeps: the token renewed for the answer's lifetime, the identifiers

@@ -58,6 +58,9 @@ class RequestRow(RequestBase):
         comment="the identifier the requester gave; once closed, only its keyed hash"
     )
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    language: Mapped[str | None] = mapped_column(
+        String(8), comment="the language the requester wrote in; messages use it"
+    )
     subject_id: Mapped[str | None] = mapped_column(String(64), index=True)
     verified_by: Mapped[str | None] = mapped_column(String(30))
     requester_token_hash: Mapped[str | None] = mapped_column(

@@ -15,13 +15,17 @@ if TYPE_CHECKING:
 __all__ = ["install"]
 
 
-def install(app: FastAPI) -> None:
-    """Serve the privacy center's pages and its stylesheet."""
+def install(app: FastAPI, *, csrf_secret: str, secure_cookies: bool = False) -> None:
+    """Serve the privacy center's pages and its stylesheet, its forms guarded against CSRF."""
     from starlette.staticfiles import StaticFiles
 
+    from dsar.web.csrf import CsrfGuard
     from dsar.web.privacy import router
+    from dsar.web.requests import router as requests_router
 
     app.include_router(router)
+    app.include_router(requests_router)
+    app.add_middleware(CsrfGuard, secret=csrf_secret, secure=secure_cookies)
     app.mount(
         "/privacy/static",
         StaticFiles(directory=Path(__file__).parent / "static"),

@@ -48,7 +48,8 @@ def _common(strategy: Strategy) -> dict[str, Any]:
         "email": c.email,
         "dpo": c.dpo,
         "strategy_lang": c.language,
-        "request_page": False,  # the request and consent pages follow in DESIGN §12
+        "request_page": True,
+        # the consent pages of DESIGN §12 follow
         "consent_page": False,
     }
 
