@@ -44,7 +44,26 @@ _VERB = {Action.READ: "reads", Action.WRITE: "writes"}
 
 
 class CheckFailed(AssertionError):
-    """A scenario's expectation does not match the policy; the message says how."""
+    """A scenario's expectation does not match the policy; the message says how.
+
+    ``asked`` is what the scenario asked of the policy (``marketing reads customer.email for
+    seasonal-reminders``), ``expected`` what the scenario expects and ``said`` what the policy
+    answers, so reports can show each on its own line. A step worded outside the vocabulary
+    carries only the message.
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        asked: str | None = None,
+        expected: str | None = None,
+        said: str | None = None,
+    ) -> None:
+        self.asked, self.expected, self.said = asked, expected, said
+        if message is None:
+            message = f"{asked}: expected {expected}, policy says {said}"
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -97,8 +116,9 @@ def then_access(access_query: AccessQuery, expected: str) -> None:
         raise CheckFailed(f"'Then access is {expected}': say allowed, masked or denied")
     if access_query.decision is not want:
         raise CheckFailed(
-            f"{access_query}: expected {expected.strip()}, policy says "
-            f"{SAID[access_query.decision]} ({access_query.reason})"
+            asked=str(access_query),
+            expected=expected.strip(),
+            said=f"{SAID[access_query.decision]} ({access_query.reason})",
         )
 
 
@@ -108,8 +128,9 @@ def then_holds(access_policy: Policy, access_role: str, use: str) -> None:
     if not access_policy.holds(access_role, use):
         held = ", ".join(access_policy.held_uses(access_role)) or "none"
         raise CheckFailed(
-            f"{access_role} holds the purpose {use}: expected yes, policy says no "
-            f"(it holds: {held})"
+            asked=f"{access_role} holds the purpose {use}",
+            expected="yes",
+            said=f"no (it holds: {held})",
         )
 
 
@@ -118,8 +139,9 @@ def then_does_not_hold(access_policy: Policy, access_role: str, use: str) -> Non
     access_policy.require_known(use=use)
     if access_policy.holds(access_role, use):
         raise CheckFailed(
-            f"{access_role} holds the purpose {use}: expected no, policy says yes "
-            "(an access grant gives it that purpose)"
+            asked=f"{access_role} holds the purpose {use}",
+            expected="no",
+            said="yes (an access grant gives it that purpose)",
         )
 
 
@@ -132,7 +154,7 @@ def then_rows_limited(
     if not any(c.field == field and str(c.op) == op and _same(c.value, value) for c in conditions):
         said = "; ".join(f"{c.field} {c.op} {c.value}" for c in conditions) or "no row filter"
         raise CheckFailed(
-            f"rows of {access_role} for {use}: expected {field} {op} {value}, policy says {said}"
+            asked=f"rows of {access_role} for {use}", expected=f"{field} {op} {value}", said=said
         )
 
 
@@ -142,7 +164,7 @@ def then_rows_unlimited(access_policy: Policy, access_role: str, use: str) -> No
     conditions = access_policy.row_filters(access_role, use)
     if conditions:
         said = "; ".join(f"{c.field} {c.op} {c.value}" for c in conditions)
-        raise CheckFailed(f"rows of {access_role} for {use}: expected no limit, policy says {said}")
+        raise CheckFailed(asked=f"rows of {access_role} for {use}", expected="no limit", said=said)
 
 
 def _same(declared: object, written: str) -> bool:

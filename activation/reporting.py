@@ -129,6 +129,12 @@ class ReportBuild:
         return self.report.identity
 
     @property
+    def strategy(self) -> Strategy:
+        """The strategy the report was built from (its field labels and language)."""
+        assert self._store is not None
+        return self._store.strategy
+
+    @property
     def fields(self) -> list[str]:
         """The report's fields, ``entity.*`` expanded."""
         assert self._store is not None
@@ -257,6 +263,7 @@ def _check_role(
             f"{', '.join(report.audience)} (6-reporting.yaml)",
             role=role,
             report=report.id,
+            reason="not_in_audience",
         )
     if report.identity is not IdentityLevel.IDENTIFIED:
         return
@@ -272,6 +279,7 @@ def _check_role(
             "it as a role that may, or make the report pseudonymised",
             role=role,
             report=report.id,
+            reason="not_readable_in_clear",
         )
 
 
@@ -367,6 +375,7 @@ def build_report(
     k: int = DEFAULT_K,
     period: Period | str = Period.MONTH,
     at: datetime | None = None,
+    audit: AuditLog | None = None,
 ) -> ReportBuild:
     """Build ``report_id`` for ``role`` (default: the first role of its audience).
 
@@ -375,6 +384,10 @@ def build_report(
     and :class:`RecordError` for a ``k`` below 1, an unknown ``period``, or an aggregated
     report over a field encrypted at rest. Aggregates are computed here; record rows stream
     from :meth:`ReportBuild.rows`. Call :meth:`ReportBuild.audit` once the rows are written.
+
+    With ``audit``, a refusal of the role is appended to ``session`` as ``report.refused``
+    (report, identity level, why) before the error is raised: the caller commits it before
+    its transaction ends with the error, so the refused attempt stays in the log.
     """
     strategy = store.strategy
     report = _report(strategy, report_id)
@@ -394,7 +407,20 @@ def build_report(
     fields = strategy.index.expand(report.fields)
     uses = report_uses(strategy, report)
     chosen_role = role or report.audience[0]
-    _check_role(policy, report, chosen_role, uses, fields)
+    try:
+        _check_role(policy, report, chosen_role, uses, fields)
+    except AccessDenied as exc:
+        if audit is not None:
+            details = {
+                "report": report.id,
+                "identity": str(report.identity),
+                "reason": str(exc.context.get("reason")),
+            }
+            audit.append(
+                session,
+                AuditEvent(actor=f"role:{chosen_role}", action="report.refused", details=details),
+            )
+        raise
 
     grain = _grain(store, fields)
     source, placed = _joined(store, grain, fields)

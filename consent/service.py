@@ -20,6 +20,10 @@ Rules, each refused with a :class:`ConsentError` that names what is wrong and wh
   subject alone only refuses or withdraws, and proves who they are with a receipt the
   controller signed for them earlier (:func:`verify_subject_receipt`, an :class:`AuthError`).
 
+Given an :class:`~audit.AuditLog`, every event recorded is also one audit entry
+(``consent.recorded``) in the same transaction: the pseudonymous subject id, the use, the
+state, the source, how it was collected and the event (receipt) id, never the evidence.
+
 The caller owns the transaction: these functions add and flush, and never commit.
 """
 
@@ -33,6 +37,7 @@ from typing import Any, Final, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audit import AuditEvent, AuditLog
 from consent.authority import authorise_staff, check_self_service, verify_subject_receipt
 from consent.models import (
     CollectionMethod,
@@ -284,12 +289,16 @@ def record_consent(
     method: CollectionMethod = CollectionMethod.STAFF,
     recorded_by: str = "subject",
     at: datetime | None = None,
+    audit: AuditLog | None = None,
+    actor: str | None = None,
 ) -> ConsentEvent:
     """Append one consent event with its signed receipt; refuse what Art. 7 does not allow.
 
     ``at`` is when the subject made the statement (default now; imports give the original
     time; never in the future). A ``given`` event expires after the use's
-    ``consent_valid_for``. Adds and flushes in ``session``; the caller commits.
+    ``consent_valid_for``. With ``audit``, the event is also a ``consent.recorded`` audit
+    entry by ``actor`` (default ``subject``, or ``role:<recorded_by>``). Adds and flushes in
+    ``session``; the caller commits.
     """
     try:
         recorded = RecordedState(state)
@@ -359,7 +368,28 @@ def record_consent(
     )
     session.add(row)
     session.flush()
+    if audit is not None:
+        audit.append(
+            session,
+            AuditEvent(
+                actor=actor or _actor(recorded_by),
+                action="consent.recorded",
+                subject_id=subject_id,
+                details={
+                    "use": facts.use,
+                    "state": facts.state,
+                    "source": facts.source,
+                    "method": facts.method,
+                    "event_id": facts.record_id,
+                },
+            ),
+        )
     return _event(row)
+
+
+def _actor(recorded_by: str) -> str:
+    """The audit actor of an event recorded by ``recorded_by`` (a role id or ``subject``)."""
+    return "subject" if recorded_by == "subject" else f"role:{recorded_by}"
 
 
 def gpc_uses(strategy: Strategy) -> tuple[list[str], list[str]]:
@@ -382,11 +412,13 @@ def record_gpc_refusals(
     evidence: Mapping[str, Any] | None = None,
     at: datetime | None = None,
     skip: Iterable[str] = (),
+    audit: AuditLog | None = None,
 ) -> list[ConsentEvent]:
     """Record a refusal for every consent-based direct-marketing or profiling use (GPC).
 
     Uses in ``skip`` (already answered in the same call) are left out. The signal is proof of
-    itself: the evidence says ``{"signal": "Sec-GPC: 1"}`` besides what the caller adds.
+    itself: the evidence says ``{"signal": "Sec-GPC: 1"}`` besides what the caller adds. With
+    ``audit``, each refusal is a ``consent.recorded`` entry (method ``gpc_signal``).
     """
     skipped = set(skip)
     proof = {"signal": "Sec-GPC: 1", **dict(evidence or {})}
@@ -404,6 +436,7 @@ def record_gpc_refusals(
             method=CollectionMethod.GPC_SIGNAL,
             recorded_by=recorded_by,
             at=at,
+            audit=audit,
         )
         for use_id in consent_based
         if use_id not in skipped
@@ -512,8 +545,11 @@ def record_call(
     staff_duties: Iterable[Duty] = (),
     gpc: bool = False,
     at: datetime | None = None,
+    audit: AuditLog | None = None,
 ) -> ConsentRecorded:
     """One ``POST /v1/consents`` call: the stated event, plus the refusals a GPC signal makes.
+
+    With ``audit``, each event recorded is a ``consent.recorded`` audit entry.
 
     ``staff_role`` is the authenticated caller's role (with its ``staff_duties``), who must be
     allowed to record through the body's source (:func:`authorise_staff`), or ``None`` for the
@@ -557,6 +593,7 @@ def record_call(
         method=method,
         recorded_by=recorded_by,
         at=at,
+        audit=audit,
     )
     outcome = GpcOutcome(signal=gpc)
     if gpc:
@@ -577,6 +614,7 @@ def record_call(
             recorded_by=recorded_by,
             at=moment,
             skip=already,
+            audit=audit,
         )
         outcome = GpcOutcome(
             signal=True,

@@ -6,7 +6,10 @@ plates, car makes, tyre sizes…) and a plain value of the right type for anythi
 are written straight to the tables with bulk inserts in chunks (one transaction per chunk), with
 the same bookkeeping columns, provenance and at-rest encryption as ingested records. Every
 identifier is unique within one run (emails and phone numbers carry the row number), and the
-stdlib ``random`` with a seed makes runs repeatable.
+stdlib ``random`` with a seed makes runs repeatable. Each subject also gets a consent history
+for every consent-based use (given, withdrawn, lapsed, refused or never asked), written to the
+consent ledger by the consent service's rules with signed receipts (:mod:`records.seed_consents`),
+so campaigns and consent-gated reports reach a plausible share of the demo customers.
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent.receipts import ReceiptSigner
+from consent.service import consent_uses
 from kernel.db import transaction
+from kernel.errors import RecordError
 from records.bulk import insert_rows, new_ids, paused_gc, sqlite_bulk_cache
 from records.ingest import encrypt_rows
+from records.seed_consents import LEDGER_TABLE, ConsentSeeder, Statement
 from records.store import RecordStore
 from schemas.enums import FieldType
 from schemas.models import FieldSpec
@@ -208,6 +215,7 @@ class SeedResult:
 
     customers: int
     rows: dict[str, int]
+    """Rows written per table: each entity's, then the consent ledger's (``consent_event``)."""
     seconds: float
     held_before: int = 0
     """Subjects the database held already; the numbering continued after them."""
@@ -386,17 +394,25 @@ def seed(
     chunk: int = 25_000,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    consents: bool = True,
+    signer: ReceiptSigner | None = None,
 ) -> SeedResult:
-    """Write ``customers`` synthetic subjects with their child records; one transaction per chunk.
+    """Write ``customers`` synthetic subjects with their child records and consent histories;
+    one transaction per chunk.
 
     ``progress`` is told how many subjects each chunk wrote. Dates are drawn back from ``now``
-    (default: the current moment); the same ``seed_value`` and ``now`` give the same values.
+    (default: the current moment); the same ``seed_value`` and ``now`` give the same values and
+    the same consent histories. Consent receipts are signed by ``signer`` (default: one on the
+    keyring of the store's field crypto); ``consents=False`` writes records only. A ``now``
+    in the future is refused when consents are seeded: nobody can have said anything then.
     The numbering that keeps emails, phone numbers and invoice numbers unique starts after the
     rows each table already holds, so a second run into the same database never repeats an
     identifier of the first. Chunks of 25,000 subjects (about 130,000 rows, some 200 MB while
     built) keep the pages each commit writes few per row: 500,000 subjects took 95 s against
     153 s in chunks of 5,000, a million 246 s against 370 s.
     """
+    moment = now or datetime.now(UTC)
+    seeder = _consent_seeder(store, seed_value, moment, signer) if consents else None
     with paused_gc():
         return _seed(
             sessions,
@@ -405,8 +421,35 @@ def seed(
             seed_value=seed_value,
             chunk=chunk,
             progress=progress,
-            now=now or datetime.now(UTC),
+            now=moment,
+            seeder=seeder,
         )
+
+
+def _consent_seeder(
+    store: RecordStore, seed_value: int, now: datetime, signer: ReceiptSigner | None
+) -> ConsentSeeder | None:
+    strategy = store.strategy
+    if not consent_uses(strategy):
+        return None
+    if now.tzinfo is None:
+        raise RecordError("`now` has no time zone: give it in UTC", parameter="now")
+    if now > datetime.now(UTC) + timedelta(minutes=5):
+        raise RecordError(
+            f"now={now.isoformat()} is in the future, and consent statements cannot be dated "
+            "after the present: give a moment in the past, or consents=False",
+            parameter="now",
+        )
+    if signer is None and store.crypto is not None:
+        signer = ReceiptSigner(store.crypto.pseudonymiser.keyring)
+    if signer is None:
+        raise RecordError(
+            "seeding consent histories signs a receipt for every statement, and the store has "
+            "no keyring: run `tietotie keys init` and give the store its FieldCrypto, pass a "
+            "ReceiptSigner as `signer`, or seed with consents=False",
+            parameter="signer",
+        )
+    return ConsentSeeder(strategy, signer, seed_value, now)
 
 
 def _shapes(store: RecordStore, maker: _Maker, now: datetime) -> dict[str, _Shape]:
@@ -455,6 +498,7 @@ def _seed(
     chunk: int,
     progress: Callable[[int], None] | None,
     now: datetime,
+    seeder: ConsentSeeder | None,
 ) -> SeedResult:
     started = time.perf_counter()
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, repeatable by design
@@ -462,6 +506,9 @@ def _seed(
     order = store.tables.order()
     shapes = _shapes(store, maker, now)
     counts = dict.fromkeys(order, 0)
+    if seeder is not None:
+        counts[LEDGER_TABLE] = 0
+    special = seeder.special_fields if seeder is not None else set()
     held = _held(sessions, store)
     serial = {e: seed_value * 10_000_000 + held[e] for e in order}
     random_ = rng.random
@@ -488,7 +535,7 @@ def _seed(
             for _ in range(randint(low, high)):
                 make(shapes[child], subject_id, ids(), rid, dict(ctx), rows)
 
-    def write(rows: dict[str, list[dict[str, Any]]]) -> None:
+    def write(rows: dict[str, list[dict[str, Any]]], statements: list[Statement]) -> None:
         with transaction(sessions) as session, sqlite_bulk_cache(session):
             connection = session.connection()
             for entity in order:
@@ -498,6 +545,8 @@ def _seed(
                 encrypt_rows(store, entity, [(r["subject_id"], r) for r in batch])
                 insert_rows(connection, store.tables.table(entity), batch)
                 counts[entity] += len(batch)
+            if seeder is not None:
+                counts[LEDGER_TABLE] += seeder.write(session, statements)
 
     ids = _IdPool()
     subject = shapes[store.subject_entity]
@@ -508,7 +557,16 @@ def _seed(
         for _ in range(size):
             sid = ids()
             make(subject, sid, sid, None, {}, rows)
-        write(rows)
+        statements: list[Statement] = []
+        if seeder is not None:
+            holders = {
+                r["subject_id"]
+                for entity, name in special
+                for r in rows.get(entity, [])
+                if r.get(name) is not None
+            }
+            statements = seeder.histories((r["id"] for r in rows[subject.entity]), holders)
+        write(rows, statements)
         done += size
         if progress is not None:
             progress(size)

@@ -234,6 +234,20 @@ class Source(StrictModel):
 # ── 5-system.yaml ────────────────────────────────────────────────────────────────────────────
 
 
+_LABEL_MAX = 60
+
+
+def _one_line_label(value: str) -> str:
+    """A field label is short words on one line: it titles chart axes and table columns."""
+    label = value.strip()
+    if not label or "\n" in label or len(label) > _LABEL_MAX:
+        raise ValueError(
+            f"a field label is 1-{_LABEL_MAX} characters on one line, e.g. "
+            "label: Käyntiaika; leave it out to show the field name"
+        )
+    return label
+
+
 class FieldSpec(StrictModel):
     """A field of an entity in the system of record."""
 
@@ -244,6 +258,19 @@ class FieldSpec(StrictModel):
         default=Protect.NONE, description="How it leaves the system in pseudonymised outputs."
     )
     values: list[str] | None = Field(default=None, description="Allowed values of an enum.")
+    label: Annotated[str, AfterValidator(_one_line_label)] | None = Field(
+        default=None,
+        description=(
+            "What people read for the field, in the strategy's language (controller.language): "
+            "chart axes and legends, the docs site's field catalogue. Default: the field name "
+            "with spaces (visited_at: Visited at)."
+        ),
+        examples=["Käyntiaika", "Visit time"],
+    )
+
+    def shown_name(self, name: str) -> str:
+        """The field's ``label``, else its ``name`` humanised (``visited_at``: "Visited at")."""
+        return self.label or name.replace("_", " ").capitalize()
 
 
 class Entity(StrictModel):

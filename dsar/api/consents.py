@@ -19,24 +19,33 @@ history is for roles with the requests, audit or consents duty.
 
 A ``Sec-GPC: 1`` header refuses every consent-based direct-marketing and profiling use (see
 :func:`consent.service.record_call`); the answer's ``gpc`` member says what it did.
+
+The audit log gets one ``consent.recorded`` entry per event recorded, and refused calls too:
+``consent.record.refused`` (a source the role does not collect for, an identifier it may not
+read, a subject it cannot reach, a subject's call without a valid receipt) and
+``consents.read.refused``. They name declared ids and pseudonymous subject ids only: never an
+identifier, never the text of a refused call.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 
+from audit import AuditLog
 from consent.models import ConsentCreate, ConsentRecorded, SubjectConsents
 from consent.receipts import ReceiptSigner
 from consent.service import authorise_call, history, record_call, subject_consents
 from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep, StrategyDep
+from dsar.api.pseudonymise import audit_refusal
 from dsar.api.subjects import name_subject, reachable
 from dsar.auth import authenticate
 from dsar.limits import Limit, RateLimits
-from kernel.errors import NotFound
+from kernel.errors import AccessDenied, AuthError, Forbidden, NotFound
 from records.store import find_subject, subject_exists
 from schemas.enums import Duty
+from schemas.models import Strategy
 
 __all__ = ["router"]
 
@@ -55,6 +64,16 @@ def _signer(request: Request) -> ReceiptSigner:
     return signer
 
 
+def _declared(strategy: Strategy, body: ConsentCreate) -> dict[str, Any]:
+    """The body's use and source, for the log, only when the strategy declares them."""
+    index = strategy.index
+    return {
+        "use": body.use if body.use in index.uses else None,
+        "source": body.source if body.source in index.sources else None,
+        "state": str(body.state),
+    }
+
+
 @router.post("/v1/consents", status_code=201, response_model=ConsentRecorded)
 def post_consent(
     body: ConsentCreate,
@@ -69,21 +88,34 @@ def post_consent(
     """Record that a subject gave, refused or withdrew consent for a use; 201 with the receipt.
 
     Withdrawing is the same single call as giving, with ``"state": "withdrawn"`` (Art. 7(3)).
-    Everything the caller may not do is refused before the subject is looked up.
+    Everything the caller may not do is refused before the subject is looked up, and audited.
     """
     staff = authenticate(session, strategy, authorization) if authorization else None
     signer = _signer(request)
+    audit: AuditLog = request.app.state.audit
+    actor = f"role:{staff.role}" if staff else "subject"
     if staff is None:
         limits: RateLimits = request.app.state.limits
         limits.hit(Limit.CONSENT_PER_CLIENT, request.client.host if request.client else "")
     duties = staff.duties if staff else frozenset()
-    authorise_call(
-        strategy,
-        body,
-        signer=signer,
-        staff_role=staff.role if staff else None,
-        staff_duties=duties,
-    )
+    try:
+        authorise_call(
+            strategy,
+            body,
+            signer=signer,
+            staff_role=staff.role if staff else None,
+            staff_duties=duties,
+        )
+    except AuthError as exc:  # Forbidden for staff; a subject's call without a valid receipt
+        raise audit_refusal(
+            session,
+            audit,
+            exc,
+            actor=actor,
+            action="consent.record.refused",
+            reason="source_not_collected" if isinstance(exc, Forbidden) else "not_proven",
+            details=_declared(strategy, body),
+        ) from None
     named = body.subject.keys()
     if staff is None:
         subject_id = find_subject(session, store, named)  # the receipt proved this id
@@ -92,7 +124,24 @@ def post_consent(
     else:
         # Row filters of the use when the role holds it, else of every use it holds.
         uses = [body.use] if policy.holds(staff.role, body.use) else None
-        subject_id = name_subject(session, store, policy, role=staff.role, named=named, uses=uses)
+        try:
+            subject_id = name_subject(
+                session, store, policy, role=staff.role, named=named, uses=uses
+            )
+        except (AccessDenied, NotFound) as exc:
+            unreadable = isinstance(exc, AccessDenied)
+            raise audit_refusal(
+                session,
+                audit,
+                exc,
+                actor=actor,
+                action="consent.record.refused",
+                reason="identifier_not_readable" if unreadable else "subject_not_reachable",
+                details={
+                    **_declared(strategy, body),
+                    "field": str(exc.context.get("field")) if unreadable else None,
+                },
+            ) from None
     recorded = record_call(
         session,
         strategy,
@@ -102,6 +151,7 @@ def post_consent(
         staff_role=staff.role if staff else None,
         staff_duties=duties,
         gpc=(sec_gpc or "").strip() == "1",
+        audit=audit,
     )
     session.commit()
     return recorded
@@ -109,6 +159,7 @@ def post_consent(
 
 @router.get("/v1/subjects/{subject_id}/consents", response_model=SubjectConsents)
 def get_consents(
+    request: Request,
     subject_id: str,
     session: SessionDep,
     strategy: StrategyDep,
@@ -121,12 +172,24 @@ def get_consents(
     Read within the role's row filters: a subject outside them is not found, like an unknown
     one. A subject erased from the system of record keeps its consent history (the
     controller's proof under Art. 7(1), holding only the pseudonymous id); with no row left to
-    filter, it is shown to roles with the requests, audit or consents duty.
+    filter, it is shown to roles with the requests, audit or consents duty. A refused read is
+    audited (``consents.read.refused``); the id is logged only when it is a subject's.
     """
     if subject_exists(session, store, subject_id):
         visible = reachable(session, store, policy, role=staff.role, subject_id=subject_id)
+        reason = "outside_row_filter"
     else:
-        visible = bool(staff.duties & _ERASED_HISTORY_DUTIES) and bool(history(session, subject_id))
+        recorded = bool(history(session, subject_id))
+        visible = bool(staff.duties & _ERASED_HISTORY_DUTIES) and recorded
+        reason = "erased_needs_duty" if recorded else "no_such_subject"
     if not visible:
-        raise NotFound(f"no subject {subject_id!r} for this role", subject_id=subject_id)
+        raise audit_refusal(
+            session,
+            request.app.state.audit,
+            NotFound(f"no subject {subject_id!r} for this role", subject_id=subject_id),
+            actor=f"role:{staff.role}",
+            action="consents.read.refused",
+            reason=reason,
+            subject_id=None if reason == "no_such_subject" else subject_id,
+        )
     return subject_consents(session, strategy, subject_id)

@@ -8,6 +8,11 @@ No endpoint is an identifier oracle (DESIGN §11): a role names a subject by its
 identifier it may read in clear (:func:`name_subject`); naming it by anything else is refused
 before any lookup, and "no such subject" and "a subject this role cannot reach" are one and
 the same 404, so the answer never tells a customer from a stranger.
+
+A refused find or read (a purpose the role does not hold, an identifier it may not read, a
+subject outside its reach) is in the audit log as ``subject.find.refused`` or
+``subject.read.refused``: the role, the purpose, the field and why; the subject id only when
+such a subject exists, never a value.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from access_policy.rows import condition_sql
 from access_policy.service import Policy, view_record
 from audit import AuditEvent, AuditLog
 from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep
-from kernel.errors import AccessDenied, NotFound, RecordError
+from dsar.api.pseudonymise import audit_refusal
+from kernel.errors import AccessDenied, NotFound, PolicyError, RecordError, UnknownReference
 from records.store import RecordStore, find_subject, read_subject, subject_exists
 from schemas.enums import OutputDomain
 
@@ -145,6 +151,65 @@ def name_subject(
     return subject_id
 
 
+def _refused(
+    request: Request,
+    session: Session,
+    why: PolicyError | NotFound,
+    *,
+    role: str,
+    action: str,
+    reason: str,
+    subject_id: str | None = None,
+    details: Mapping[str, Any],
+) -> PolicyError | NotFound:
+    """Audit a refused find or read (committed at once) and give back the error to raise.
+
+    ``subject_id`` must be the id of a stored subject (or None): text typed into a path is
+    never logged.
+    """
+    audit_refusal(
+        session,
+        request.app.state.audit,
+        why,
+        actor=f"role:{role}",
+        action=action,
+        reason=reason,
+        subject_id=subject_id,
+        details=details,
+    )
+    return why
+
+
+def _check_purpose(
+    request: Request,
+    session: Session,
+    store: RecordStore,
+    policy: Policy,
+    *,
+    role: str,
+    purpose: str,
+    action: str,
+    subject_id: str | None = None,
+) -> None:
+    """Refuse (and audit) a purpose the role does not hold; an unknown use is a plain 422."""
+    try:
+        policy.check_purpose(role, purpose)
+    except UnknownReference:
+        raise
+    except PolicyError as exc:
+        known = subject_id if subject_id and subject_exists(session, store, subject_id) else None
+        raise _refused(
+            request,
+            session,
+            exc,
+            role=role,
+            action=action,
+            reason="purpose_not_held",
+            subject_id=known,
+            details={"purpose": purpose},
+        ) from None
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -165,7 +230,15 @@ def find(
     staff: StaffDep,
 ) -> dict[str, Any]:
     """Find a subject by one identifier (``?email=…``) for a purpose the role holds."""
-    policy.check_purpose(staff.role, purpose)
+    _check_purpose(
+        request,
+        session,
+        store,
+        policy,
+        role=staff.role,
+        purpose=purpose,
+        action="subject.find.refused",
+    )
     subject = store.subject_entity
     identifiers = store.strategy.index.entities[subject].identifiers
     given = {k: v for k, v in request.query_params.items() if k != "purpose"}
@@ -184,13 +257,21 @@ def find(
             for i in identifiers
             if readable_identifier(policy, role=staff.role, ref=f"{subject}.{i}", uses=[purpose])
         ]
-        raise AccessDenied(
-            f"role {staff.role!r} does not read {ref} for {purpose!r}, so it may not find "
-            f"subjects by it: use an identifier it reads for that purpose "
-            f"({', '.join(usable) or 'none'}) or the subject id",
+        raise _refused(
+            request,
+            session,
+            AccessDenied(
+                f"role {staff.role!r} does not read {ref} for {purpose!r}, so it may not find "
+                f"subjects by it: use an identifier it reads for that purpose "
+                f"({', '.join(usable) or 'none'}) or the subject id",
+                role=staff.role,
+                field=ref,
+                use=purpose,
+            ),
             role=staff.role,
-            field=ref,
-            use=purpose,
+            action="subject.find.refused",
+            reason="identifier_not_readable",
+            details={"purpose": purpose, "field": ref},
         )
     subject_id = find_subject(session, store, {key: value})
     if subject_id is None or not subject_visible(
@@ -215,12 +296,31 @@ def read(
     staff: StaffDep,
 ) -> dict[str, Any]:
     """The subject's records across entities, each field as the policy allows for the purpose."""
-    policy.check_purpose(staff.role, purpose)
+    _check_purpose(
+        request,
+        session,
+        store,
+        policy,
+        role=staff.role,
+        purpose=purpose,
+        action="subject.read.refused",
+        subject_id=subject_id,
+    )
     if not subject_visible(
         session, store, policy, role=staff.role, use=purpose, subject_id=subject_id
     ):
-        raise NotFound(
-            f"no subject {subject_id!r} for this role and purpose", subject_id=subject_id
+        # Audited either way, the same work each time (no timing oracle); the id goes to the
+        # log only when a subject has it, so text typed into the path never does.
+        exists = subject_exists(session, store, subject_id)
+        raise _refused(
+            request,
+            session,
+            NotFound(f"no subject {subject_id!r} for this role and purpose", subject_id=subject_id),
+            role=staff.role,
+            action="subject.read.refused",
+            reason="outside_row_filter" if exists else "no_such_subject",
+            subject_id=subject_id if exists else None,
+            details={"purpose": purpose},
         )
     records = read_subject(session, store, subject_id)
     specs = store.strategy.index.fields

@@ -141,3 +141,38 @@ def test_an_identified_report_is_refused_to_a_role_outside_its_audience(env: Pat
     )
     assert result.exit_code == 1
     assert "not in the audience of report 'tyre-hotel-calls'" in result.output
+
+
+def _actions() -> list[dict]:
+    from audit.tables import AuditEntry
+
+    services = open_services(get_settings())
+    with services.sessions() as session:
+        return [
+            {"action": e.action, "actor": e.actor, "details": e.details}
+            for e in session.query(AuditEntry).order_by(AuditEntry.seq)
+        ]
+
+
+def test_refusals_on_the_command_line_are_in_the_audit_log(env: Path) -> None:
+    """A refused audience and a refused report leave their entry, with ids and no data."""
+    runner.invoke(
+        get_app(),
+        [
+            "activation",
+            "audience",
+            "november-tyre-campaign",
+            "--out",
+            str(env / "x.csv"),
+            "--role",
+            "mechanic",
+        ],
+    )
+    runner.invoke(
+        get_app(),
+        ["report", "build", "tyre-hotel-calls", "--role", "marketing", "--out", str(env / "c.csv")],
+    )
+    refused = [e for e in _actions() if e["action"].endswith(".refused")]
+    assert [e["action"] for e in refused] == ["activation.audience.refused", "report.refused"]
+    assert refused[0]["actor"] == "role:mechanic" and refused[1]["actor"] == "role:marketing"
+    assert "example.fi" not in json.dumps(refused)

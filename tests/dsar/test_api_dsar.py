@@ -201,28 +201,30 @@ def test_reidentify_is_for_the_duty_and_audited(client: TestClient) -> None:
         headers=_staff(client, "owner"),
         json={"domain": "mailer-suppression", "values": ["ABC-123"], "mode": "encrypt"},
     ).json()["tokens"]
+    why = "DSAR 42 asks which plate the suppression list held"
     denied = client.post(
         "/v1/reidentify",
         headers=_staff(client, "marketing"),
-        json={"domain": "mailer-suppression", "tokens": tokens},
+        json={"domain": "mailer-suppression", "tokens": tokens, "reason": why},
     )
     assert denied.status_code == 403
     back = client.post(
         "/v1/reidentify",
         headers=_staff(client, "owner"),
-        json={"domain": "mailer-suppression", "tokens": tokens},
+        json={"domain": "mailer-suppression", "tokens": tokens, "reason": why},
     )
     assert back.json()["values"] == ["ABC-123"]
     wrong = client.post(
         "/v1/reidentify",
         headers=_staff(client, "owner"),
-        json={"domain": "marketing-export", "tokens": tokens},
+        json={"domain": "marketing-export", "tokens": tokens, "reason": why},
     )
     assert wrong.status_code == 422
     actions = [
         e["action"] for e in client.get("/v1/audit", headers=_staff(client, "auditor")).json()
     ]
     assert actions.count("reidentify") == 1
+    assert actions.count("reidentify.refused") == 2
 
 
 def test_a_staff_read_is_masked_per_policy_and_audited(client: TestClient, liisa: str) -> None:

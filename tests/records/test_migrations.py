@@ -51,8 +51,8 @@ def test_a_new_field_is_added_as_a_column(engine, tmp_path) -> None:
     upgrade(engine, _metadata(BUNDLED))
     changed = _variant(
         tmp_path,
-        "city: {type: string, category: location}",
-        "city: {type: string, category: location}\n"
+        "city: {label: Postitoimipaikka, type: string, category: location}",
+        "city: {label: Postitoimipaikka, type: string, category: location}\n"
         "        country: {type: country, category: location}",
     )
     plan = upgrade(engine, _metadata(changed))
@@ -63,7 +63,9 @@ def test_a_new_field_is_added_as_a_column(engine, tmp_path) -> None:
 def test_dropping_a_field_is_refused_unless_allowed(engine, tmp_path) -> None:
     """Removing a field would lose its column: refused with the list, applied when allowed."""
     upgrade(engine, _metadata(BUNDLED))
-    changed = _variant(tmp_path, "        city: {type: string, category: location}\n", "")
+    changed = _variant(
+        tmp_path, "        city: {label: Postitoimipaikka, type: string, category: location}\n", ""
+    )
     with pytest.raises(DestructiveMigration) as caught:
         upgrade(engine, _metadata(changed))
     assert caught.value.context["steps"][0]["kind"] == "drop column"

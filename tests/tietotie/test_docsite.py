@@ -137,6 +137,35 @@ def test_every_field_is_in_the_catalogue_with_its_category(
             assert labels.value("category", field.category) in row
 
 
+def test_the_catalogue_names_each_field_by_its_label_beside_its_id(
+    bundled: Strategy, bundled_site: GeneratedSite
+) -> None:
+    """Each field's row has a Nimi column holding its Finnish label; the retention schedule and
+    the reports read "label (`entity.field`)"; an unlabelled English strategy shows the name
+    humanised."""
+    page = bundled_site.files["fields/visit.md"]
+    header = next(line for line in page.splitlines() if line.startswith("| Kenttä"))
+    assert [c.strip() for c in header.split("|")[1:3]] == ["Kenttä", "Nimi"]
+    for name, spec in bundled.system.entities["visit"].fields.items():
+        row = next(line for line in page.splitlines() if f"{{ #{name} }}" in line)
+        assert row.split("|")[2].strip() == esc(spec.label or "")
+    retention = bundled_site.files["registers/retention.md"]
+    assert "| Käyntiaika ([`visit.visited_at`](../fields/visit.md#visited_at)) |" in retention
+    reports = bundled_site.files["strategy/reports.md"]
+    assert "Palvelu ([`visit.service_type`](../fields/visit.md#service_type))" in reports
+    b2b = _strategy(B2B)
+    english = generate_site(b2b)
+    entity = "contact_person"  # its subject entity
+    name, spec = next(iter(b2b.system.entities[entity].fields.items()))
+    assert spec.label is None
+    row = next(
+        line
+        for line in english.files[f"fields/{entity}.md"].splitlines()
+        if f"{{ #{name} }}" in line
+    )
+    assert row.split("|")[2].strip() == name.replace("_", " ").capitalize()
+
+
 def test_the_special_category_field_is_flagged_and_encrypted(bundled_site: GeneratedSite) -> None:
     """The health field says it is a special category and stored encrypted."""
     page = bundled_site.files["fields/customer.md"]

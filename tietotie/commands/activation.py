@@ -20,7 +20,8 @@ from activation.audiences import audience
 from activation.charts import write_chart
 from activation.exports import OutputFormat, format_for, write_file, write_rows
 from activation.reporting import DEFAULT_K, Period, build_report
-from kernel.errors import TietotieError
+from audit import AuditEvent
+from kernel.errors import PolicyError, TietotieError
 from tietotie.commands.service import open_from_cli
 from tietotie.commands.strategy import StrategyOption
 
@@ -73,18 +74,36 @@ def register(app: typer.Typer) -> None:
         try:
             fmt = format_for(out)
             chosen = role or (spec.owner if spec is not None else "")
-            with services.sessions() as session, session.begin():
-                run = audience(
-                    session,
-                    services.store,
-                    compile_policy(services.strategy),
-                    activation_id,
-                    role=chosen,
-                    record_sends=record_send,
-                    audit=services.audit,
-                    links=services.links,
-                )
+            with services.sessions() as session:
+                try:
+                    run = audience(
+                        session,
+                        services.store,
+                        compile_policy(services.strategy),
+                        activation_id,
+                        role=chosen,
+                        record_sends=record_send,
+                        audit=services.audit,
+                        links=services.links,
+                    )
+                except PolicyError as exc:
+                    session.rollback()
+                    services.audit.append(
+                        session,
+                        AuditEvent(
+                            actor=f"role:{chosen}",
+                            action="activation.audience.refused",
+                            details={
+                                "activation": activation_id,
+                                "use": str(exc.context.get("use")),
+                                "reason": "purpose_not_held",
+                            },
+                        ),
+                    )
+                    session.commit()  # the refusal is in the log; the error goes on
+                    raise
                 written = write_file(run.rows(session), run.columns, out, fmt)
+                session.commit()
         except TietotieError as exc:
             raise _fail(exc) from None
         counts = run.counts
@@ -148,22 +167,28 @@ def register(app: typer.Typer) -> None:
             chosen = fmt or (format_for(out) if out is not None else OutputFormat.CSV)
             if out is None and chosen is OutputFormat.PARQUET:
                 raise typer.BadParameter("Parquet needs --out FILE", param_hint="--format")
-            with services.sessions() as session, session.begin():
-                build = build_report(
-                    session,
-                    services.store,
-                    compile_policy(services.strategy),
-                    report_id,
-                    role=role,
-                    pseudonymiser=services.crypto.pseudonymiser,
-                    k=k,
-                    period=period,
-                )
+            with services.sessions() as session:
+                try:
+                    build = build_report(
+                        session,
+                        services.store,
+                        compile_policy(services.strategy),
+                        report_id,
+                        role=role,
+                        pseudonymiser=services.crypto.pseudonymiser,
+                        k=k,
+                        period=period,
+                        audit=services.audit,
+                    )
+                except PolicyError:
+                    session.commit()  # the refusal's audit entry stays, the error goes on
+                    raise
                 if out is None:
                     write_rows(build.rows(session), build.columns, sys.stdout, chosen)
                 else:
                     write_file(build.rows(session), build.columns, out, chosen)
                 build.audit(session, services.audit)
+                session.commit()
             drawn = write_chart(build, chart) if chart is not None else False
         except TietotieError as exc:
             raise _fail(exc) from None

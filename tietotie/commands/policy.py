@@ -90,7 +90,12 @@ def print_report(report: CheckReport, console: Console) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
-            console.print(f"{indent}  at {escape(_location(result))}", style="dim", highlight=False)
+            at = _location(result)
+            if result.step:
+                at += f", step '{result.step}'" + (
+                    f" (line {result.step_line})" if result.step_line else ""
+                )
+            console.print(f"{indent}  at {escape(at)}", style="dim", highlight=False)
     for problem in report.problems:
         console.print(f"[red]cannot run[/red]: {escape(problem)}", highlight=False, soft_wrap=True)
     total = len(report.results)

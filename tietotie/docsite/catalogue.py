@@ -97,6 +97,7 @@ def entity_catalogue_page(ctx: Context, entity: str, view: AccessView) -> str:
         rows.append(
             [
                 f"[{code(name)}](#{name}){{ #{name} }}{required}",
+                esc(field.shown_name(name)),
                 _type(ctx, ref),
                 _category(ctx, field.category),
                 _protection(ctx, ref),
@@ -111,6 +112,7 @@ def entity_catalogue_page(ctx: Context, entity: str, view: AccessView) -> str:
         table(
             [
                 t("field"),
+                t("name"),
                 t("type"),
                 t("category"),
                 t("protection"),
@@ -159,7 +161,7 @@ def retention_page(ctx: Context) -> str:
                     u for u in index.field_uses.get(ref, []) if index.uses[u].retention == kept
                 ]
                 why = ctx.uses(holders) if holders else t("not_held")
-            rows.append((ctx.field(ref), t.duration(kept), why))
+            rows.append((ctx.field(ref, labelled=True), t.duration(kept), why))
         out += [f"### {link(code(name), ctx.to(entity_page(name)))} {{ #entity-{name} }}", ""]
         out.append(table([t("field"), t("kept_for"), t("because_of")], rows))
         out.append("")

@@ -120,17 +120,20 @@ class Context:
             out.append(link(text, self.to("system", f"processor-{pid}")) if proc else text)
         return ", ".join(out) if out else "–"
 
-    def field(self, ref: str) -> str:
-        """A link to a field (or ``entity.*``) in the catalogue."""
+    def field(self, ref: str, *, labelled: bool = False) -> str:
+        """A link to a field (or ``entity.*``) in the catalogue; ``labelled``: in the form
+        "label (`entity.field`)", the label in the strategy's language."""
         entity, name = split_ref(ref)
         if entity not in self.index.entities:
             return code(ref)
         if name == "*":
             return link(code(ref), self.to(entity_page(entity)))
-        if ref not in self.index.fields:
+        spec = self.index.fields.get(ref)
+        if spec is None:
             return code(ref)
-        return link(code(ref), self.to(entity_page(entity), name))
+        linked = link(code(ref), self.to(entity_page(entity), name))
+        return f"{esc(spec.shown_name(name))} ({linked})" if labelled else linked
 
-    def fields(self, refs: list[str]) -> str:
-        """Links to fields."""
-        return ", ".join(self.field(r) for r in refs) if refs else "–"
+    def fields(self, refs: list[str], *, labelled: bool = False) -> str:
+        """Links to fields (``labelled``: each as "label (`entity.field`)")."""
+        return ", ".join(self.field(r, labelled=labelled) for r in refs) if refs else "–"

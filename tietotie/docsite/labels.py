@@ -232,10 +232,10 @@ _INTRO: dict[str, tuple[str, str]] = {
         "nothing from other servers. The same diagram in Mermaid:",
     ),
     "fields": (
-        "Kaikki järjestelmään tallennettavat kentät tietokokonaisuuksittain: tyyppi, "
+        "Kaikki järjestelmään tallennettavat kentät tietokokonaisuuksittain: nimi, tyyppi, "
         "tietoryhmä, suojaus, säilytysaika, lähteet, käyttötarkoitukset ja roolit, jotka saavat "
         "lukea kentän tai nähdä sen peitettynä.",
-        "Every field held in the system of record, entity by entity: its type, category, "
+        "Every field held in the system of record, entity by entity: its name, type, category, "
         "protection, retention, sources, uses, and the roles that may read it or see it masked.",
     ),
     "retention": (

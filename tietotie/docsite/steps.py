@@ -357,7 +357,7 @@ def reports_page(ctx: Context, figures: Mapping[str, ReportFigure] | None = None
                     (t("identity"), t.value("identity", r.identity)),
                     (t("refresh"), t.duration(r.refresh) if r.refresh else ""),
                     (t("chart"), t.value("chart", r.chart)),
-                    (t("shows"), ctx.fields(r.fields)),
+                    (t("shows"), ctx.fields(r.fields, labelled=True)),
                 ]
             ),
             "",
