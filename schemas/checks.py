@@ -1,12 +1,16 @@
 """Cross-step checks: does the road hold together from goal to activation? (DESIGN §4)
 
-Each check appends findings to one list, so a single run reports every problem at once.
+Each check appends findings to one list, so a single run reports every problem at once. A
+dangling reference with a likely fix (a typo) is reported once: the findings that would vanish
+with that fix (the field it meant is then "held for no use", grants reach outside the use) are
+counted on it instead of being listed.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +28,7 @@ from schemas.enums import (
 )
 from schemas.findings import Finding
 from schemas.loader import LoadResult, SourceMap, finding, load_strategy
-from schemas.models import Condition, Strategy, StrategyIndex
+from schemas.models import Condition, Strategy, StrategyIndex, Use
 from schemas.primitives import parse_duration, split_ref
 
 __all__ = ["EEA", "check_strategy", "received_domains", "validate"]
@@ -70,6 +74,18 @@ _TEMPORAL = {FieldType.DATE, FieldType.DATETIME}
 _ORDERED = _NUMERIC | _TEMPORAL
 
 Path_ = tuple[str | int, ...]
+
+
+@dataclass(eq=False)
+class _Cause:
+    """A dangling reference's finding, and how many follow-on findings it explains."""
+
+    index: int
+    hidden: int = 0
+
+
+Meant = Mapping[str, _Cause]
+"""What dangling references most likely meant (a field or an id) → the finding that says so."""
 
 
 def validate(path: str) -> LoadResult:
@@ -141,75 +157,135 @@ class _Checker:
         self.idx = StrategyIndex(strategy)
         self.smap = smap
         self.out: list[Finding] = []
+        self.causes: list[_Cause] = []
+        # what the typos of uses' fields, serves, and sources' collects, consent_for meant
+        self.meant_fields: dict[str, dict[str, _Cause]] = {}
+        self.meant_goals: dict[str, _Cause] = {}
+        self.meant_collected: dict[str, _Cause] = {}
+        self.meant_capture: dict[str, _Cause] = {}
+        self.meant_grant_uses: list[Meant] = []  # per grant: the uses its typos meant
 
-    def add(self, rule: str, message: str, path: Path_) -> None:
+    def add(self, rule: str, message: str, path: Path_) -> _Cause:
         self.out.append(finding(rule, message, self.smap.at(path), path))
+        return _Cause(len(self.out) - 1)
 
     def run(self) -> None:
         self.duplicate_ids()
         self.organisation()
         self.system()
         self.uses()
+        self.sources()  # before questions, reports and activations: what collects meant
         self.questions()
-        self.sources()
         self.access()
         self.reports()
         self.activations()
         self.minimisation()
+        for cause in self.causes:
+            if cause.hidden:
+                f = self.out[cause.index]
+                n = cause.hidden
+                message = (
+                    f"{f.message} (this also explains {n} other finding{'s' * (n != 1)}, "
+                    "not shown: fix this first)"
+                )
+                self.out[cause.index] = replace(f, message=message, explains=n)
+
+    def follow_on(self, stray: Iterable[str], meant: Meant) -> bool:
+        """Whether a finding about ``stray`` goes away once the dangling references behind
+        ``meant`` are fixed; if so it is counted on their findings rather than reported."""
+        stray = list(stray)
+        if not stray or any(s not in meant for s in stray):
+            return False
+        for cause in {id(meant[s]): meant[s] for s in stray}.values():
+            cause.hidden += 1
+        return True
 
     # ── helpers ──────────────────────────────────────────────────────────────────────────────
 
     def ref_ids(
         self, ids: Iterable[str], known: dict[str, Any], rule: str, kind: str, path: Path_
-    ) -> None:
+    ) -> dict[str, _Cause]:
+        """Report undeclared ids; the ids they most likely meant → their findings."""
+        meant: dict[str, _Cause] = {}
         for j, ident in enumerate(ids):
-            if ident not in known:
-                close = difflib.get_close_matches(ident, list(known), n=1)
-                tip = f"; did you mean '{close[0]}'?" if close else ""
-                self.add(rule, f"{kind} '{ident}' is not declared{tip}", (*path, j))
+            meant.update(self.ref_id(ident, known, rule, kind, (*path, j)))
+        return meant
 
-    def ref_id(self, ident: str, known: dict[str, Any], rule: str, kind: str, path: Path_) -> None:
-        if ident not in known:
-            close = difflib.get_close_matches(ident, list(known), n=1)
-            tip = f"; did you mean '{close[0]}'?" if close else ""
-            self.add(rule, f"{kind} '{ident}' is not declared{tip}", path)
+    def ref_id(
+        self, ident: str, known: dict[str, Any], rule: str, kind: str, path: Path_
+    ) -> dict[str, _Cause]:
+        if ident in known:
+            return {}
+        close = difflib.get_close_matches(ident, list(known), n=1)
+        tip = f"; did you mean '{close[0]}'?" if close else ""
+        cause = self.add(rule, f"{kind} '{ident}' is not declared{tip}", path)
+        if not close:
+            return {}
+        self.causes.append(cause)
+        return {close[0]: cause}
 
-    def fields_known(self, refs: Sequence[str], path: Path_) -> None:
+    def fields_known(self, refs: Sequence[str], path: Path_) -> dict[str, _Cause]:
+        """Report dangling field references; the fields they most likely meant → findings."""
+        meant: dict[str, _Cause] = {}
         for j, ref in enumerate(refs):
-            self.field_known(ref, (*path, j))
+            meant.update(self.field_known(ref, (*path, j)) or {})
+        return meant
 
-    def field_known(self, ref: str, path: Path_) -> bool:
+    def field_known(self, ref: str, path: Path_) -> dict[str, _Cause] | None:
+        """``None`` when ``ref`` is declared; else report it, and return what it meant."""
         if self.idx.is_known(ref):
-            return True
+            return None
         entity, field = split_ref(ref)
         if entity not in self.idx.entities:
             close = difflib.get_close_matches(entity, list(self.idx.entities), n=1)
             tip = f"; did you mean '{close[0]}'?" if close else ""
-            self.add("unknown-field", f"'{ref}': entity '{entity}' is not declared{tip}", path)
+            guess = f"{close[0]}.{field}" if close else ""
+            message = f"'{ref}': entity '{entity}' is not declared{tip}"
         else:
             names = list(self.idx.entities[entity].fields)
             close = difflib.get_close_matches(field, names, n=1)
             tip = f"; did you mean '{entity}.{close[0]}'?" if close else ""
-            self.add("unknown-field", f"'{ref}': '{entity}' has no field '{field}'{tip}", path)
-        return False
+            guess = f"{entity}.{close[0]}" if close else ""
+            message = f"'{ref}': '{entity}' has no field '{field}'{tip}"
+        cause = self.add("unknown-field", message, path)
+        fields = self.idx.expand([guess]) if guess and self.idx.is_known(guess) else []
+        if fields:
+            self.causes.append(cause)
+        return {f: cause for f in fields}
 
-    def outside(self, refs: Sequence[str], allowed: frozenset[str], path: Path_, what: str) -> None:
-        """Report each reference that reaches a field outside ``allowed``."""
+    def outside(
+        self,
+        refs: Sequence[str],
+        scope: tuple[frozenset[str], Meant],
+        path: Path_,
+        what: str,
+        use_ids: Iterable[str],
+    ) -> None:
+        """Report each reference that reaches a field outside the fields of ``use_ids``."""
+        allowed, meant = scope
         for j, ref in enumerate(refs):
             stray = [f for f in self.idx.expand([ref]) if f not in allowed]
-            if stray:
+            if stray and not self.follow_on(stray, meant):
                 self.add(
                     "field-outside-use",
-                    f"{what} touches {', '.join(stray)}, which "
-                    "the use it serves does not list in its fields",
+                    f"{what} touches {', '.join(stray)}, which {_which(use_ids)}",
                     (*path, j),
                 )
 
-    def uses_fields(self, use_ids: Iterable[str]) -> frozenset[str]:
+    def uses_fields(
+        self, use_ids: Iterable[str], meant_uses: Meant | None = None
+    ) -> tuple[frozenset[str], Meant]:
+        """The fields of some uses, and what the dangling references among them (and among
+        those uses' fields) meant."""
         out: set[str] = set()
+        meant: dict[str, _Cause] = {}
         for use_id in use_ids:
             out |= self.idx.use_fields.get(use_id, frozenset())
-        return frozenset(out)
+            meant.update(self.meant_fields.get(use_id, {}))
+        for use_id, cause in (meant_uses or {}).items():
+            meant.update(dict.fromkeys(self.idx.use_fields.get(use_id, frozenset()), cause))
+            meant.update(self.meant_fields.get(use_id, {}))
+        return frozenset(out), meant
 
     # ── the checks ───────────────────────────────────────────────────────────────────────────
 
@@ -362,7 +438,9 @@ class _Checker:
     def uses(self) -> None:
         for i, use in enumerate(self.s.uses):
             here: Path_ = ("uses", i)
-            self.ref_ids(use.serves, self.idx.goals, "unknown-goal", "goal", (*here, "serves"))
+            self.meant_goals.update(
+                self.ref_ids(use.serves, self.idx.goals, "unknown-goal", "goal", (*here, "serves"))
+            )
             self.ref_ids(
                 use.recipients,
                 self.idx.processors,
@@ -370,7 +448,7 @@ class _Checker:
                 "processor",
                 (*here, "recipients"),
             )
-            self.fields_known(use.fields, (*here, "fields"))
+            self.meant_fields[use.id] = self.fields_known(use.fields, (*here, "fields"))
             basis = use.legal_basis
             if not use.serves and basis is not LegalBasis.LEGAL_OBLIGATION:
                 self.add("use-serves-no-goal", f"use '{use.id}' serves no goal", (*here, "id"))
@@ -414,23 +492,24 @@ class _Checker:
                     )
         served = {g for use in self.s.uses for g in use.serves}
         for i, goal in enumerate(self.s.goals):
-            if goal.id not in served:
+            if goal.id not in served and not self.follow_on([goal.id], self.meant_goals):
                 self.add("goal-not-served", f"no use serves goal '{goal.id}'", ("goals", i, "id"))
 
     def questions(self) -> None:
         for i, q in enumerate(self.s.questions):
             here: Path_ = ("questions", i)
-            self.ref_ids(q.for_uses, self.idx.uses, "unknown-use", "use", (*here, "for_uses"))
-            self.fields_known(q.needs, (*here, "needs"))
-            self.outside(
-                q.needs, self.uses_fields(q.for_uses), (*here, "needs"), f"question '{q.id}'"
+            meant = self.ref_ids(
+                q.for_uses, self.idx.uses, "unknown-use", "use", (*here, "for_uses")
             )
+            self.fields_known(q.needs, (*here, "needs"))
+            scope = self.uses_fields(q.for_uses, meant)
+            self.outside(q.needs, scope, (*here, "needs"), f"question '{q.id}'", q.for_uses)
             self.collected(q.needs, (*here, "needs"), f"question '{q.id}'")
 
     def collected(self, refs: Sequence[str], path: Path_, what: str) -> None:
         for j, ref in enumerate(refs):
             missing = [f for f in self.idx.expand([ref]) if f not in self.idx.field_sources]
-            if missing:
+            if missing and not self.follow_on(missing, self.meant_collected):
                 self.add(
                     "field-not-collected",
                     f"{what} needs {', '.join(missing)}, which no source collects",
@@ -448,9 +527,11 @@ class _Checker:
             self.ref_id(
                 src.collected_by, self.idx.roles, "unknown-role", "role", (*here, "collected_by")
             )
-            self.fields_known(src.collects, (*here, "collects"))
-            self.ref_ids(
-                src.consent_for, self.idx.uses, "unknown-use", "use", (*here, "consent_for")
+            self.meant_collected.update(self.fields_known(src.collects, (*here, "collects")))
+            self.meant_capture.update(
+                self.ref_ids(
+                    src.consent_for, self.idx.uses, "unknown-use", "use", (*here, "consent_for")
+                )
             )
             for j, use_id in enumerate(src.consent_for):
                 use = self.idx.uses.get(use_id)
@@ -474,7 +555,11 @@ class _Checker:
                     (*here, "cost_eur_per_record"),
                 )
         for i, use in enumerate(self.s.uses):
-            if use.legal_basis is LegalBasis.CONSENT and use.id not in capturable:
+            if (
+                use.legal_basis is LegalBasis.CONSENT
+                and use.id not in capturable
+                and not self.follow_on([use.id], self.meant_capture)
+            ):
                 self.add(
                     "consent-not-capturable",
                     f"no source can capture consent for '{use.id}'",
@@ -485,31 +570,34 @@ class _Checker:
         for i, grant in enumerate(self.s.system.access):
             here: Path_ = ("system", "access", i)
             self.ref_id(grant.role, self.idx.roles, "unknown-role", "role", (*here, "role"))
-            self.ref_ids(grant.for_, self.idx.uses, "unknown-use", "use", (*here, "for"))
-            allowed = self.uses_fields(grant.for_)
+            meant = self.ref_ids(grant.for_, self.idx.uses, "unknown-use", "use", (*here, "for"))
+            self.meant_grant_uses.append(meant)
+            scope = self.uses_fields(grant.for_, meant)
+            of = f"of '{grant.role}' for {_ids(grant.for_)}"
             for action in ("read", "write", "masked"):
                 refs = getattr(grant, action)
                 self.fields_known(refs, (*here, action))
-                self.outside(
-                    refs, allowed, (*here, action), f"the {action} grant of '{grant.role}'"
-                )
+                self.outside(refs, scope, (*here, action), f"the {action} grant {of}", grant.for_)
             both = set(self.idx.expand(grant.read)) & set(self.idx.expand(grant.masked))
             if both:
                 self.add(
                     "read-and-masked",
-                    f"'{grant.role}' both reads and masks {', '.join(sorted(both))}",
+                    f"the grant {of} both reads and masks {', '.join(sorted(both))}",
                     (*here, "masked"),
                 )
-            self.conditions(
-                grant.rows, (*here, "rows"), allowed, f"the row filter of '{grant.role}'"
-            )
+            self.conditions(grant.rows, (*here, "rows"), scope, f"the row filter {of}", grant.for_)
 
     def conditions(
-        self, conds: Sequence[Condition], path: Path_, allowed: frozenset[str], what: str
+        self,
+        conds: Sequence[Condition],
+        path: Path_,
+        scope: tuple[frozenset[str], Meant],
+        what: str,
+        use_ids: Iterable[str],
     ) -> None:
         for j, cond in enumerate(conds):
             here = (*path, j)
-            if not self.field_known(cond.field, (*here, "field")):
+            if self.field_known(cond.field, (*here, "field")) is not None:
                 continue
             if split_ref(cond.field)[1] == "*":
                 self.add(
@@ -518,7 +606,7 @@ class _Checker:
                     (*here, "field"),
                 )
                 continue
-            self.outside([cond.field], allowed, here, what)
+            self.outside([cond.field], scope, here, what, use_ids)
             problem = _condition_problem(cond, self.idx.fields[cond.field])
             if problem:
                 rule, message = problem
@@ -531,7 +619,7 @@ class _Checker:
     def reports(self) -> None:
         for i, rep in enumerate(self.s.reports):
             here: Path_ = ("reports", i)
-            self.ref_ids(
+            meant_q = self.ref_ids(
                 rep.answers, self.idx.questions, "unknown-question", "question", (*here, "answers")
             )
             self.ref_ids(rep.audience, self.idx.roles, "unknown-role", "role", (*here, "audience"))
@@ -542,32 +630,39 @@ class _Checker:
                 if q in self.idx.questions
                 for u in self.idx.questions[q].for_uses
             }
-            self.outside(
-                rep.fields, self.uses_fields(use_ids), (*here, "fields"), f"report '{rep.id}'"
-            )
+            meant_uses = {
+                u: cause for q, cause in meant_q.items() for u in self.idx.questions[q].for_uses
+            }
+            scope = self.uses_fields(sorted(use_ids), meant_uses)
+            what = f"report '{rep.id}'"
+            self.outside(rep.fields, scope, (*here, "fields"), what, sorted(use_ids))
             self.collected(rep.fields, (*here, "fields"), f"report '{rep.id}'")
             if rep.identity != "identified":
                 continue
             shown = set(self.idx.expand(rep.fields))
             for j, role in enumerate(rep.audience):
                 readable: set[str] = set()
-                for grant in self.s.system.access:
-                    if grant.role == role and (not use_ids or use_ids & set(grant.for_)):
+                meant: dict[str, _Cause] = {}  # readable once the grants' typos are fixed
+                for grant, typos in zip(self.s.system.access, self.meant_grant_uses, strict=True):
+                    if grant.role != role:
+                        continue
+                    if not use_ids or use_ids & set(grant.for_):
                         readable |= set(self.idx.expand(grant.read))
+                    for cause in {id(c): c for u, c in typos.items() if u in use_ids}.values():
+                        meant.update(dict.fromkeys(self.idx.expand(grant.read), cause))
                 hidden = sorted(shown - readable)
-                if role in self.idx.roles and hidden:
+                if role in self.idx.roles and hidden and not self.follow_on(hidden, meant):
                     self.add(
                         "identified-report-without-access",
-                        f"report '{rep.id}' shows "
-                        f"{', '.join(hidden)} in clear to '{role}', which may not read "
-                        "them",
+                        f"report '{rep.id}' shows {', '.join(hidden)} in clear to '{role}', "
+                        f"which no read grant of '{role}' for {_ids(sorted(use_ids))} allows",
                         (*here, "audience", j),
                     )
 
     def activations(self) -> None:
         for i, act in enumerate(self.s.activations):
             here: Path_ = ("activations", i)
-            self.ref_id(act.use, self.idx.uses, "unknown-use", "use", (*here, "use"))
+            meant = self.ref_id(act.use, self.idx.uses, "unknown-use", "use", (*here, "use"))
             self.ref_id(act.owner, self.idx.roles, "unknown-role", "role", (*here, "owner"))
             entity = act.audience.entity
             if entity not in self.idx.entities:
@@ -585,9 +680,12 @@ class _Checker:
                     f"subject entity '{self.idx.subject_entity}'",
                     (*here, "audience", "entity"),
                 )
-            allowed = self.idx.use_fields.get(act.use, frozenset())
             self.conditions(
-                act.audience.where, (*here, "audience", "where"), allowed, f"activation '{act.id}'"
+                act.audience.where,
+                (*here, "audience", "where"),
+                self.uses_fields([act.use], meant),
+                f"activation '{act.id}'",
+                [act.use],
             )
             self.collected(
                 [c.field for c in act.audience.where if self.idx.is_known(c.field)],
@@ -611,15 +709,53 @@ class _Checker:
                     (*here, "use"),
                 )
 
+    def retention_overrides(self) -> None:
+        """An entity's own retention counts only for fields a legal obligation lists."""
+        legal = [u.id for u in self.s.uses if _legal(u)]
+        listed = {f for u in legal for f in self.idx.use_fields[u]}
+        meant = {f: c for u in legal for f, c in self.meant_fields.get(u, {}).items()}
+        for name, entity in self.idx.entities.items():
+            refs = [f"{name}.{f}" for f in entity.fields]
+            if not entity.retention or listed.intersection(refs):
+                continue
+            if not self.follow_on([r for r in refs if r in meant][:1], meant):
+                self.add(
+                    "retention-override-unused",
+                    f"entity '{name}' keeps rows for {entity.retention}, but no legal-obligation "
+                    "use lists its fields, so that retention applies to none of them",
+                    ("system", "entities", name, "retention"),
+                )
+
     def minimisation(self) -> None:
+        meant = {f: c for fields in self.meant_fields.values() for f, c in fields.items()}
+        self.retention_overrides()
         for name, entity in self.idx.entities.items():
             for fname in entity.fields:
-                if f"{name}.{fname}" not in self.idx.field_uses:
+                ref = f"{name}.{fname}"
+                if ref not in self.idx.field_uses and not self.follow_on([ref], meant):
                     self.add(
                         "field-without-purpose",
                         f"{name}.{fname} is held for no use",
                         ("system", "entities", name, "fields", fname),
                     )
+
+
+def _legal(use: Use) -> bool:
+    return use.legal_basis is LegalBasis.LEGAL_OBLIGATION
+
+
+def _ids(ids: Sequence[str]) -> str:
+    return ", ".join(f"'{i}'" for i in ids) or "no use"
+
+
+def _which(use_ids: Iterable[str]) -> str:
+    """Who does not list a field: "use 'a' does not list in its fields" and so on."""
+    ids = list(dict.fromkeys(use_ids))
+    if not ids:
+        return "no use it serves lists in its fields"
+    if len(ids) == 1:
+        return f"use '{ids[0]}' does not list in its fields"
+    return f"none of its uses ({_ids(ids)}) lists in its fields"
 
 
 def _is_temporal_value(value: Any) -> bool:

@@ -39,6 +39,8 @@ class Finding:
     position: Position
     step: str = "organisation"
     path: tuple[str | int, ...] = field(default=())
+    explains: int = 0
+    """How many other findings this one causes; they are not reported (fix this one first)."""
 
     @property
     def file(self) -> str:

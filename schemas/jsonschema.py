@@ -3,8 +3,11 @@
 The schemas describe a record in its canonical, stored form (what the runtime models give: an
 E.164 phone, an alpha-2 country, a UTC date-time). Each property carries, besides ``type`` and
 ``format``, the field's ``x-tietotie-category``, ``x-tietotie-protect``,
-``x-tietotie-special-category``, ``x-tietotie-encrypted-at-rest``, ``x-tietotie-retention``,
-``x-tietotie-sources`` and ``x-tietotie-uses``.
+``x-tietotie-special-category``, ``x-tietotie-encrypted-at-rest``, ``x-tietotie-retention``
+with ``x-tietotie-retention-rule`` (which rule set it: the longest use that lists the field, or
+the entity's own retention where a legal obligation lists it), ``x-tietotie-sources`` and
+``x-tietotie-uses``. The entity's ``x-tietotie-retention`` is how long a row is kept: as long
+as its longest-kept field, which is what ingest stamps on the row and the retention run deletes by.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Final
 from schemas.enums import SPECIAL_CATEGORIES, FieldType
 from schemas.models import FieldSpec, Strategy
 from schemas.runtime import DECIMAL_FRACTION_DIGITS, DECIMAL_INTEGER_DIGITS, STRING_MAX
-from schemas.tables import entity_retention, field_retention
+from schemas.tables import entity_retention, retention_rule
 
 __all__ = ["DIALECT", "entity_schema", "entity_schemas"]
 
@@ -86,7 +89,9 @@ def entity_schema(strategy: Strategy, entity: str) -> dict[str, Any]:
         prop["x-tietotie-special-category"] = field.category in SPECIAL_CATEGORIES
         prop["x-tietotie-protect"] = field.protect.value
         prop["x-tietotie-encrypted-at-rest"] = index.encrypted_at_rest(ref)
-        prop["x-tietotie-retention"] = field_retention(strategy, ref)
+        prop["x-tietotie-retention"], prop["x-tietotie-retention-rule"] = retention_rule(
+            strategy, ref
+        )
         prop["x-tietotie-sources"] = sorted(index.field_sources.get(ref, []))
         prop["x-tietotie-uses"] = sorted(index.field_uses.get(ref, []))
         properties[name] = prop
@@ -105,7 +110,19 @@ def entity_schema(strategy: Strategy, entity: str) -> dict[str, Any]:
         "x-tietotie-identifiers": list(spec.identifiers),
         "x-tietotie-match-on": [list(k) for k in spec.match_on],
         "x-tietotie-retention": entity_retention(strategy, entity),
+        "x-tietotie-retention-rule": _row_rule(strategy, entity, properties),
     }
+
+
+def _row_rule(strategy: Strategy, entity: str, properties: dict[str, Any]) -> str:
+    """Why a row is kept as long as the entity's ``x-tietotie-retention`` says."""
+    kept = entity_retention(strategy, entity)
+    for name, prop in properties.items():
+        if prop["x-tietotie-retention"] is not None and prop["x-tietotie-retention"] == kept:
+            return f"its longest-kept field: {entity}.{name}, {prop['x-tietotie-retention-rule']}"
+    if kept is not None:
+        return f"the retention of entity {entity} (no use lists its fields)"
+    return "held for no use"
 
 
 def entity_schemas(strategy: Strategy) -> dict[str, dict[str, Any]]:

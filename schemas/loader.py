@@ -8,6 +8,7 @@ merge keys, alias expansion bombs, non-UTF-8 bytes and oversized files.
 from __future__ import annotations
 
 import difflib
+import enum
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def finding(rule_id: str, message: str, position: Position, path: Path_ = (), **
         rule=rule.id,
         severity=kw.get("severity", rule.severity),
         message=message,
-        hint=kw.get("hint", rule.hint),
+        hint=kw.get("hint") or rule.hint,
         position=position,
         step=step,
         path=path,
@@ -307,7 +308,7 @@ def load_strategy(path: str | Path) -> LoadResult:
     try:
         strategy = Strategy.model_validate(merged)
     except ValidationError as exc:
-        findings.extend(_shape_findings(exc, smap, files, root))
+        findings.extend(_shape_findings(exc, smap, merged, root))
         return LoadResult(None, findings, smap, [str(f) for f in files])
     return LoadResult(strategy, findings, smap, [str(f) for f in files])
 
@@ -344,14 +345,71 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     return cls
 
 
-def _shape_findings(
-    exc: ValidationError, smap: SourceMap, files: list[Path], root: Path
-) -> list[Finding]:
+def _where(loc: Path_, data: Any) -> str:
+    """``loc`` as a reader finds it: list items by their id where they have one
+    (``uses[seasonal-reminders].legal_basis``), else by position (``system.access[2].for``)."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            ident = item.get("id") if isinstance(item, dict) else None
+            out += f"[{ident}]" if isinstance(ident, str) and ident else f"[{part}]"
+            node = item
+        else:
+            out += f".{part}" if out else part
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "the document"
+
+
+def _key_at(loc: Path_) -> tuple[type[BaseModel] | None, str | None]:
+    """The model and the key a location (or a list item under the key) belongs to."""
+    end = len(loc)
+    while end and isinstance(loc[end - 1], int):
+        end -= 1
+    if not end:
+        return None, None
+    return _model_at(loc[: end - 1]), str(loc[end - 1])
+
+
+def _enum_in(annotation: Any) -> type[enum.Enum] | None:
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _enum_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _key_facts(loc: Path_) -> tuple[str, list[str]]:
+    """The description of the key at ``loc`` and, for an enum-valued key, its allowed values."""
+    model, key = _key_at(loc)
+    if model is None or key is None:
+        return "", []
+    info = next((f for n, f in model.model_fields.items() if (f.alias or n) == key), None)
+    if info is None:
+        return "", []
+    kind = _enum_in(info.annotation)
+    return info.description or "", [str(m.value) for m in kind] if kind else []
+
+
+def _values_hint(values: list[str]) -> str | None:
+    return f"Write one of: {', '.join(values)}." if values else None
+
+
+def _missing_hint(key: str, loc: Path_) -> str:
+    description, values = _key_facts(loc)
+    hint = f"Add '{key}:'" + (f" ({description.rstrip('.')})" if description else "")
+    return hint + (f", one of: {', '.join(values)}." if values else ".")
+
+
+def _shape_findings(exc: ValidationError, smap: SourceMap, data: Any, root: Path) -> list[Finding]:
     out: list[Finding] = []
     for error in exc.errors():
         loc: Path_ = tuple(p for p in error["loc"] if isinstance(p, int | str))
         kind = error["type"]
-        where = ".".join(str(p) for p in loc) or "the document"
+        where = _where(loc, data)
         if kind == "extra_forbidden":
             parent = _model_at(loc[:-1])
             allowed = sorted(f.alias or n for n, f in parent.model_fields.items()) if parent else []
@@ -372,7 +430,29 @@ def _shape_findings(
             if len(loc) == 1:
                 expected = STEP_FILES.get(str(loc[0]), ("", "the strategy"))[1]
                 pos = Position(str(root / expected) if root.is_dir() else str(root))
-            out.append(finding("missing-key", f"'{loc[-1]}' is required at {where}", pos, loc))
+            out.append(
+                finding(
+                    "missing-key",
+                    f"'{loc[-1]}' is required at {where}",
+                    pos,
+                    loc,
+                    hint=_missing_hint(str(loc[-1]), loc),
+                )
+            )
+        elif kind == "enum" and not isinstance(error.get("input"), bool):
+            values = _key_facts(loc)[1]
+            value = error.get("input")
+            close = difflib.get_close_matches(str(value), values, n=1)
+            tip = f"; did you mean '{close[0]}'?" if close else ""
+            out.append(
+                finding(
+                    "invalid-value",
+                    f"{where}: {value!r} is not one of the allowed values{tip}",
+                    smap.at(loc),
+                    loc,
+                    hint=_values_hint(values),
+                )
+            )
         else:
             message = f"{where}: {error['msg']}"
             value = error.get("input")
@@ -383,5 +463,8 @@ def _shape_findings(
                 )
             elif not isinstance(value, dict | list) and value is not None:
                 message += f" (got {value!r})"
-            out.append(finding("invalid-value", message, smap.at(loc), loc))
+            values = _key_facts(loc)[1] if kind == "enum" else []
+            out.append(
+                finding("invalid-value", message, smap.at(loc), loc, hint=_values_hint(values))
+            )
     return out

@@ -70,7 +70,8 @@ class RopaRetention(_Model):
 
     use: str | None = Field(description="The use's own retention (ISO 8601 duration).")
     fields: dict[str, str | None] = Field(
-        description="Per field: the retention actually applied (entity overrides included)."
+        description="Per field: the retention applied (the longest use listing the field; the "
+        "entity's own where a legal obligation lists it)."
     )
 
 

@@ -1,6 +1,7 @@
 """Every rule `tietotie validate` applies: stable id, severity, title and what to do.
 
-The docs site renders one section per rule from this table, and the CLI links to it.
+The validation-rules guide (docs/guides/validation-rules.md) has one section per rule, generated
+from this table and the examples of :mod:`schemas.rule_examples`; the CLI links to it.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.findings import Severity
+from schemas.rule_examples import EXAMPLES, Example
 
 __all__ = ["RULES", "Rule"]
 
@@ -23,6 +25,11 @@ class Rule:
     title: str
     hint: str
     article: str = ""
+
+    @property
+    def example(self) -> Example:
+        """A mistake that breaks the rule, and its fix."""
+        return EXAMPLES[self.id]
 
 
 _RULES = [
@@ -351,6 +358,15 @@ _RULES = [
         "An identified report goes to a role that may not read its fields",
         "Grant the role read access for the report's use, or make the report pseudonymised "
         "or aggregated.",
+    ),
+    Rule(
+        "retention-override-unused",
+        W,
+        "An entity's own retention applies to none of its fields",
+        "An entity's 'retention:' keeps a field longer only where a legal-obligation use lists "
+        "it (bookkeeping, with its 'law:'); list the fields there, or remove the entity's "
+        "'retention:': fields are kept as long as the longest use that lists them.",
+        "Art. 5(1)(e)",
     ),
     Rule(
         "audience-not-subject",

@@ -8,7 +8,7 @@ One table per entity, named like the entity. Every table has the same bookkeepin
     source           the source id that first wrote the row (Art. 14(2)(f), 15(1)(g))
     collected_at     when it was first written (UTC)
     updated_at       when a merge last changed it (UTC)
-    retention_until  when the row's retention ends (the entity's or its uses' longest)
+    retention_until  when the row's retention ends (its longest-kept field's: entity_retention)
     provenance       JSON ``{field: [source, collected_at]}``: who wrote each value, and when
 
 Field columns carry the field's name. Values are stored normalised and in clear, except for
@@ -48,7 +48,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from kernel.errors import StrategyError
-from schemas.enums import FieldType
+from schemas.enums import FieldType, LegalBasis
 from schemas.models import Strategy
 from schemas.primitives import parse_duration
 from schemas.runtime import STRING_MAX, canonical_decimal
@@ -67,6 +67,7 @@ __all__ = [
     "longest",
     "new_metadata",
     "python_value",
+    "retention_rule",
 ]
 
 NAMING_CONVENTION: Final = {
@@ -368,6 +369,11 @@ def python_value(column: FieldColumn, value: Any) -> Any:
 
 
 _ANCHOR: Final = date(2000, 1, 1)
+_LEGAL: Final = LegalBasis.LEGAL_OBLIGATION
+
+
+def _until(duration: str) -> date:
+    return _ANCHOR + parse_duration(duration)
 
 
 def longest(durations: list[str]) -> str | None:
@@ -378,22 +384,40 @@ def longest(durations: list[str]) -> str | None:
 
 
 def field_retention(strategy: Strategy, ref: str) -> str | None:
-    """How long a field is kept: its entity's override, else the longest of the uses holding it."""
-    entity = strategy.index.entities.get(ref.partition(".")[0])
-    if entity is not None and entity.retention:
-        return entity.retention
-    uses = strategy.index.uses
-    return longest(
-        [r for u in strategy.index.field_uses.get(ref, []) if (r := uses[u].retention) is not None]
+    """How long a field is kept: the longest retention of the uses that list it; the entity's
+    own ``retention`` only where a legal-obligation use lists the field and it is longer."""
+    return retention_rule(strategy, ref)[0]
+
+
+def retention_rule(strategy: Strategy, ref: str) -> tuple[str | None, str]:
+    """A field's retention and the rule that set it, in words for the compiled schema
+    (``"longest use: bookkeeping (legal obligation)"``)."""
+    index = strategy.index
+    name = ref.partition(".")[0]
+    entity = index.entities.get(name)
+    holders = [index.uses[u] for u in index.field_uses.get(ref, [])]
+    kept = [u for u in holders if u.retention is not None]
+    # among equally long uses, name the legal obligation: it is the one that cannot be shortened
+    best = max(
+        kept, key=lambda u: (_until(str(u.retention)), u.legal_basis == _LEGAL), default=None
     )
+    legal = next((u for u in holders if u.legal_basis == _LEGAL), None)
+    override = entity.retention if entity is not None else None
+    if (
+        override
+        and legal is not None
+        and (best is None or _until(override) > _until(str(best.retention)))
+    ):
+        return override, f"the retention of entity {name}, for {legal.id} (legal obligation)"
+    if best is None:
+        return None, "held for no use"
+    return best.retention, f"longest use: {best.id} ({best.legal_basis.value.replace('_', ' ')})"
 
 
 def entity_retention(strategy: Strategy, entity: str) -> str | None:
-    """How long an entity's rows are kept: its override, else the longest retention of the uses
-    that hold any of its fields (the row must outlive its longest-kept value)."""
+    """How long an entity's rows are kept: as long as their longest-kept field (the row must
+    outlive its longest-kept value; see :func:`field_retention`), else the entity's own
+    ``retention`` when no use holds any of its fields."""
     spec = strategy.index.entities[entity]
-    if spec.retention:
-        return spec.retention
-    return longest(
-        [r for f in spec.fields if (r := field_retention(strategy, f"{entity}.{f}")) is not None]
-    )
+    kept = [r for f in spec.fields if (r := field_retention(strategy, f"{entity}.{f}")) is not None]
+    return longest(kept) or spec.retention

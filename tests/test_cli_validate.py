@@ -83,3 +83,31 @@ def test_the_strategy_comes_from_the_environment_when_not_given(monkeypatch) -> 
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
+
+
+def test_a_typo_is_one_finding_that_counts_what_it_explains(tmp_path: Path) -> None:
+    """A misspelt field shows as one error; the text says how many findings it explains and
+    the JSON carries the same number."""
+    root = tmp_path / "s"
+    shutil.copytree(MINIMAL, root)
+    use = root / "2-use.yaml"
+    use.write_text(use.read_text().replace("fields: [visit.amount_eur,", "fields: [visit.amount,"))
+    body = json.loads(runner.invoke(get_app(), ["validate", str(root), "-f", "json"]).output)
+    (hit,) = body["findings"]
+    assert hit["rule"] == "unknown-field" and hit["explains"] > 0
+    text = runner.invoke(get_app(), ["validate", str(root)])
+    assert text.exit_code == 1
+    verdict = f"1 error, 0 warnings (and {hit['explains']} that follow from them, not shown)"
+    assert verdict in text.output
+    assert "did you mean 'visit.amount_eur'?" in text.output
+
+
+def test_the_page_each_hint_links_to_has_that_rules_section() -> None:
+    """The hint's link, docs/guides/validation-rules.md#<rule>, opens a file of the checkout
+    that holds the rule's section."""
+    result = runner.invoke(get_app(), ["validate", str(MINIMAL.parent / "nowhere")])
+    assert result.exit_code == 1
+    target = next(w for w in result.output.split() if "validation-rules.md#" in w).strip("()")
+    page, _, anchor = target.partition("#")
+    repo = Path(__file__).resolve().parents[1]
+    assert f"{{ #{anchor} }}" in (repo / page).read_text(encoding="utf-8")

@@ -52,3 +52,20 @@ Feature: Process owners validate the customer-data strategy
         | 2-use.yaml        | legal_basis:   | legal_bassis:  | legal_basis |
         | 1-goal.yaml       | statement:     | statment:      | statement   |
         | 4-sources.yaml    | collected_by:  | colected_by:   | collected_by |
+
+  Rule: one mistake is one finding
+
+    Scenario: A misspelt field in a use is reported once, with how much it explains
+      Given a copy of the bundled strategy
+      And in "2-use.yaml" the line "      - visit.mileage_km\n" reads "      - visit.milage_km\n"
+      When the process owner validates it
+      Then "unknown-field" is reported in "2-use.yaml" at the line containing "visit.milage_km"
+      And it is the only finding, and it says how many others it explains
+
+    Scenario: A missing key names its declaration by id and lists the allowed values
+      Given a copy of the minimal strategy
+      And in "2-use.yaml" the line "    legal_basis: consent\n" reads ""
+      When the process owner validates it
+      Then "missing-key" is reported in "2-use.yaml" at the line containing "id: reminders"
+      And the message names "uses[reminders].legal_basis"
+      And the hint lists "consent, contract, legal_obligation, vital_interests, public_task, legitimate_interests"

@@ -32,6 +32,13 @@ def strategy_in(relative: str) -> Path:
     return ROOT / relative
 
 
+@given("a copy of the bundled strategy", target_fixture="strategy_path")
+def bundled_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "strategy"
+    shutil.copytree(ROOT / "strategy", target)
+    return target
+
+
 @given("a copy of the minimal strategy", target_fixture="strategy_path")
 def minimal_copy(tmp_path: Path) -> Path:
     target = tmp_path / "strategy"
@@ -94,3 +101,20 @@ def reported_at(result: LoadResult, strategy_path: Path, rule: str, file: str, t
 def hint_suggests(result: LoadResult, suggestion: str) -> None:
     hints = [f.hint for f in result.findings if f.rule == "unknown-key"]
     assert any(f"'{suggestion}'" in h for h in hints), hints
+
+
+@then("it is the only finding, and it says how many others it explains")
+def only_finding_explaining(result: LoadResult) -> None:
+    (only,) = result.findings
+    assert only.explains > 0
+    assert f"(this also explains {only.explains} other findings, not shown" in only.message
+
+
+@then(parsers.parse('the message names "{where}"'))
+def message_names(result: LoadResult, where: str) -> None:
+    assert any(where in f.message for f in result.findings), [f.message for f in result.findings]
+
+
+@then(parsers.parse('the hint lists "{values}"'))
+def hint_lists(result: LoadResult, values: str) -> None:
+    assert any(values in f.hint for f in result.findings), [f.hint for f in result.findings]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,22 @@ from activation.audiences import EXPORT_MASK_DOMAIN
 from dsar.api.subjects import MASK_DOMAIN
 from schemas import RULES, load_strategy, validate
 from schemas.checks import received_domains
-from schemas.enums import OutputDomain
+from schemas.enums import (
+    ActivationChannel,
+    Art9Condition,
+    Category,
+    Chart,
+    Duty,
+    FieldType,
+    IdentityLevel,
+    LegalBasis,
+    Operator,
+    OutputDomain,
+    Protect,
+    SourceChannel,
+    TransferSafeguard,
+    UseKind,
+)
 
 MINIMAL = Path(__file__).parent / "minimal"
 MARK = "#!"
@@ -259,6 +275,12 @@ CASES = [
         ("chart: bar}", "chart: bar} #!"),
     ),
     case("audience-not-subject", "7-activation.yaml", ("entity: customer", "entity: vehicle #!")),
+    case(
+        "retention-override-unused",
+        "5-system.yaml",
+        ("      retention: P6Y", "      retention: P6Y #!"),
+        ("2-use.yaml", "fields: [visit.amount_eur, customer.name]", "fields: [customer.name]"),
+    ),
     # ── the loader's rules ───────────────────────────────────────────────────────────────────
     case("yaml-syntax", "1-goal.yaml", ("    owner: owner", "    owner: owner: x #!")),
     case(
@@ -412,3 +434,178 @@ def test_every_pseudonymised_output_of_the_bundled_strategy_names_its_receivers(
         "owner": {"reporting", "masked-read"},
         "auditor": {"masked-read"},
     }
+
+
+# ── one typo, one finding ────────────────────────────────────────────────────────────────────
+
+BUNDLED = MINIMAL.parents[2] / "strategy"
+
+TYPOS = [
+    # (file, as written, the typo, the reference removed instead)
+    ("2-use.yaml", "      - visit.mileage_km\n", "      - visit.milage_km\n", ""),
+    ("2-use.yaml", "      - vehicle.*\n", "      - vehicel.*\n", ""),
+    (
+        "5-system.yaml",
+        "    - role: owner\n      for: [tyre-hotel]\n",
+        "    - role: owner\n      for: [tyre-hotell]\n",
+        "    - role: owner\n      for: []\n",
+    ),
+    (
+        "4-sources.yaml",
+        "      - tyre_storage.tread_depth_mm\n",
+        "      - tyre_storage.tread_depth\n",
+        "",
+    ),
+]
+
+
+def _bundled_with(tmp_path: Path, name: str, file: str, old: str, new: str) -> Path:
+    root = tmp_path / name
+    shutil.copytree(BUNDLED, root)
+    path = root / file
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"fixture edit {old!r} does not apply once to {file}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "typo", "removed"),
+    TYPOS,
+    ids=["use-field", "use-entity", "grant-use", "source-collects"],
+)
+def test_a_typo_is_reported_once_and_counts_what_it_causes(
+    tmp_path: Path, file: str, old: str, typo: str, removed: str
+) -> None:
+    """A dangling reference with a likely fix is the only finding; it says how many findings it
+    explains: as many as leaving the reference out altogether produces."""
+    assert validate(str(BUNDLED)).findings == []
+    typoed = validate(str(_bundled_with(tmp_path, "typo", file, old, typo))).findings
+    follow_ons = validate(str(_bundled_with(tmp_path, "gone", file, old, removed))).findings
+    assert follow_ons, "leaving the reference out must break something, or the case shows nothing"
+    (root,) = typoed
+    assert root.rule.startswith("unknown-") and "did you mean" in root.message
+    assert root.explains == len(follow_ons)
+    assert root.message.endswith(
+        f"(this also explains {len(follow_ons)} other findings, not shown: fix this first)"
+    )
+
+
+def test_the_typo_hides_only_what_it_explains(tmp_path: Path) -> None:
+    """A field outside its use that the typo does not explain is still reported."""
+    root = _bundled_with(
+        tmp_path, "s", "2-use.yaml", "      - visit.mileage_km\n", "      - visit.milage_km\n"
+    )
+    system = root / "5-system.yaml"
+    system.write_text(
+        system.read_text().replace(
+            "masked: [customer.postal_code]   #", "masked: [customer.postal_code, customer.email] #"
+        )
+    )
+    findings = validate(str(root)).findings
+    assert [f.rule for f in findings] == ["unknown-field", "field-outside-use"]
+    assert "customer.email" in findings[1].message
+
+
+def test_a_reference_without_a_likely_fix_hides_nothing(tmp_path: Path) -> None:
+    """When nothing declared is close to a dangling reference, its consequences are all shown."""
+    root = _bundled_with(
+        tmp_path, "s", "2-use.yaml", "      - visit.mileage_km\n", "      - visit.zzz\n"
+    )
+    findings = validate(str(root)).findings
+    assert findings[0].rule == "unknown-field" and findings[0].explains == 0
+    assert {f.rule for f in findings[1:]} == {"field-without-purpose", "field-outside-use"}
+
+
+def test_grant_findings_name_the_use_as_well_as_the_role(tmp_path: Path) -> None:
+    """A grant reaching outside its use says which role's grant, for which use."""
+    root, _ = _apply(
+        tmp_path,
+        case(
+            "field-outside-use",
+            "5-system.yaml",
+            ("masked: [customer.name]}", "masked: [customer.name, customer.phone]} #!"),
+        ),
+    )
+    (hit,) = [f for f in validate(str(root)).findings if f.rule == "field-outside-use"]
+    assert hit.message == (
+        "the masked grant of 'owner' for 'reminders' touches customer.phone, "
+        "which use 'reminders' does not list in its fields"
+    )
+
+
+# ── the loader names list items by id, and lists allowed values ──────────────────────────────
+
+
+def test_a_missing_key_names_the_item_by_its_id_and_lists_the_values(tmp_path: Path) -> None:
+    """`legal_basis` left out of a use is reported at uses[<id>].legal_basis, and the hint
+    lists every legal basis."""
+    root, _ = _apply(
+        tmp_path,
+        case(
+            "missing-key",
+            "2-use.yaml",
+            ("    legal_basis: consent\n", ""),
+            ("  - id: reminders", "  - id: reminders #!"),
+        ),
+    )
+    (hit,) = validate(str(root)).findings
+    assert hit.message == "'legal_basis' is required at uses[reminders].legal_basis"
+    assert all(basis.value in hit.hint for basis in LegalBasis)
+    assert hit.path == ("uses", 0, "legal_basis")
+
+
+def test_items_without_an_id_are_named_by_position(tmp_path: Path) -> None:
+    """A grant (which has no id) is named system.access[1] in the message."""
+    root, _ = _apply(
+        tmp_path,
+        case("unknown-key", "5-system.yaml", ("masked: [customer.name]}", "mask: [x]} #!")),
+    )
+    (hit,) = validate(str(root)).findings
+    assert hit.message == "'mask' is not a known key at system.access[1].mask"
+
+
+ENUM_KEYS = [
+    ("2-use.yaml", "legal_basis: contract", "legal_basis: contrakt", LegalBasis),
+    ("2-use.yaml", "kind: service_delivery", "kind: service", UseKind),
+    (
+        "2-use.yaml",
+        "special_category_condition: explicit_consent",
+        "special_category_condition: consent",
+        Art9Condition,
+    ),
+    ("4-sources.yaml", "channel: web_form", "channel: webform", SourceChannel),
+    ("7-activation.yaml", "channel: email", "channel: e-mail", ActivationChannel),
+    ("5-system.yaml", "name: {type: string", "name: {type: str", FieldType),
+    ("5-system.yaml", "category: identity", "category: identty", Category),
+    ("5-system.yaml", "protect: encrypt", "protect: encrypted", Protect),
+    ("6-reporting.yaml", "identity: identified", "identity: named", IdentityLevel),
+    ("6-reporting.yaml", "chart: bar", "chart: bars", Chart),
+    ("7-activation.yaml", "op: before", "op: earlier", Operator),
+    ("organisation.yaml", "duties: [requests,", "duties: [request,", Duty),
+    (
+        "organisation.yaml",
+        "transfer_safeguard: standard_contractual_clauses",
+        "transfer_safeguard: scc",
+        TransferSafeguard,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "kind"), ENUM_KEYS, ids=[e[3].__name__ for e in ENUM_KEYS]
+)
+def test_a_wrong_enum_value_gets_every_allowed_value_in_its_hint(
+    tmp_path: Path, file: str, old: str, new: str, kind: type[StrEnum]
+) -> None:
+    """Whatever enum-valued key is wrong, the hint lists all its values and the message
+    suggests the closest."""
+    root = tmp_path / "strategy"
+    shutil.copytree(MINIMAL, root)
+    path = root / file
+    assert old in path.read_text(encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+    (hit,) = validate(str(root)).findings
+    assert hit.rule == "invalid-value"
+    assert hit.hint == f"Write one of: {', '.join(v.value for v in kind)}."
+    assert "is not one of the allowed values" in hit.message

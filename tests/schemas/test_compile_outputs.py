@@ -11,7 +11,9 @@ from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from schemas import load_strategy
+from schemas.jsonschema import entity_schema
 from schemas.ropa import build_ropa
+from schemas.tables import entity_retention, longest
 from tests.records.support import BUNDLED, MINIMAL
 from tietotie.cli import get_app
 
@@ -85,3 +87,79 @@ def test_compile_refuses_a_strategy_with_errors_and_prints_them(tmp_path: Path) 
     assert result.exit_code == 1
     assert "error" in result.output and "2-use.yaml" in result.output
     assert not out.exists()
+
+
+def _with_booking_reminders(tmp_path: Path, visit_retention: str = "P6Y") -> Path:
+    """The bundled strategy plus the process owners' guide example: visit.booked_for, needed
+    only by a contract-based use kept for three months."""
+    root = tmp_path / "strategy"
+    shutil.copytree(BUNDLED, root)
+    system = root / "5-system.yaml"
+    text = system.read_text(encoding="utf-8")
+    text = text.replace("      retention: P6Y ", f"      retention: {visit_retention} ", 1).replace(
+        "      fields:\n        visited_at:",
+        "      fields:\n        booked_for: {type: datetime, category: behavioural}\n"
+        "        visited_at:",
+        1,
+    )
+    system.write_text(text, encoding="utf-8")
+    uses = root / "2-use.yaml"
+    uses.write_text(
+        uses.read_text(encoding="utf-8")
+        + """
+  - id: booking-reminders
+    description: A text message the day before a booked visit.
+    serves: [keep-customers]
+    kind: service_delivery
+    legal_basis: contract
+    data_subjects: [customer]
+    fields: [customer.phone, visit.booked_for]
+    recipients: [sms-gateway]
+    retention: P3M
+""",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_a_field_is_kept_as_long_as_the_longest_use_that_lists_it(tmp_path: Path) -> None:
+    """visit.booked_for, listed only by a P3M use, compiles to P3M although visit has its own
+    P6Y for bookkeeping; each property says which rule applied; a visit row is kept as long as
+    its longest-kept field."""
+    root = _with_booking_reminders(tmp_path)
+    result = runner.invoke(get_app(), ["compile", str(root), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    schema = json.loads((tmp_path / "out" / "schemas" / "visit.schema.json").read_text())
+    props = schema["properties"]
+    assert props["booked_for"]["x-tietotie-retention"] == "P3M"
+    assert props["booked_for"]["x-tietotie-retention-rule"] == (
+        "longest use: booking-reminders (contract)"
+    )
+    assert props["mileage_km"]["x-tietotie-retention"] == "P3Y"
+    assert props["amount_eur"]["x-tietotie-retention"] == "P6Y"
+    assert props["amount_eur"]["x-tietotie-retention-rule"] == (
+        "longest use: bookkeeping (legal obligation)"
+    )
+    strategy = load_strategy(root).strategy
+    assert strategy is not None
+    kept = {p["x-tietotie-retention"] for p in props.values()}
+    assert schema["x-tietotie-retention"] == longest(sorted(kept)) == "P6Y"
+    assert entity_retention(strategy, "visit") == schema["x-tietotie-retention"]
+    assert schema["x-tietotie-retention-rule"].startswith("its longest-kept field: visit.")
+
+
+def test_the_entitys_own_retention_applies_only_where_a_legal_obligation_lists_the_field(
+    tmp_path: Path,
+) -> None:
+    """With visit kept P10Y, the fields bookkeeping lists are kept P10Y and say so; the fields
+    only other uses list keep those uses' retention."""
+    strategy = load_strategy(_with_booking_reminders(tmp_path, "P10Y")).strategy
+    assert strategy is not None
+    props = entity_schema(strategy, "visit")["properties"]
+    assert props["amount_eur"]["x-tietotie-retention"] == "P10Y"
+    assert props["amount_eur"]["x-tietotie-retention-rule"] == (
+        "the retention of entity visit, for bookkeeping (legal obligation)"
+    )
+    assert props["booked_for"]["x-tietotie-retention"] == "P3M"
+    assert props["satisfaction_score"]["x-tietotie-retention"] == "P2Y"
+    assert entity_retention(strategy, "visit") == "P10Y"

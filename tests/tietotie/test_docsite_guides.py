@@ -8,13 +8,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import markdown  # type: ignore[import-untyped]
 import pytest
 import typer
 import yaml
 from typer.testing import CliRunner
 
-from schemas import validate
+from schemas import RULES, validate
+from schemas.tables import retention_rule
 from tietotie.cli import get_app
+from tietotie.docsite.rules import RULES_PAGE, rules_page
 
 REPO = Path(__file__).resolve().parents[2]
 GUIDES = REPO / "docs" / "guides"
@@ -52,7 +55,8 @@ def _commands() -> list[tuple[str, list[str]]]:
 
 def test_the_process_owners_yaml_snippets_validate_together(tmp_path: Path) -> None:
     """Each YAML snippet names its file; merged into a copy of the bundled strategy they add a
-    goal-to-activation chain with no validation error."""
+    goal-to-activation chain with no validation error, whose new field keeps its use's
+    retention."""
     snippets = _blocks("process-owners.md", "yaml")
     assert len(snippets) >= 7
     strategy = tmp_path / "strategy"
@@ -79,6 +83,11 @@ def test_the_process_owners_yaml_snippets_validate_together(tmp_path: Path) -> N
     assert set(added["goals"]) <= set(index.goals)
     assert set(added["activations"]) <= set(index.activations)
     assert "visit.booked_for" in index.fields
+    # what the guide says of retention: the use's three months, not visit's six years
+    assert retention_rule(result.strategy, "visit.booked_for") == (
+        "P3M",
+        "longest use: booking-reminders (contract)",
+    )
 
 
 def test_the_opt_out_example_carries_an_objection_route() -> None:
@@ -148,3 +157,27 @@ def test_make_docs_builds_with_the_strategy() -> None:
         makefile,
         re.MULTILINE,
     )
+
+
+def test_the_validation_rules_page_in_the_repository_is_the_generated_one() -> None:
+    """docs/guides/validation-rules.md holds a section per rule as schemas/rules.py and its
+    examples make it, so the link each hint prints exists in a checkout; a rule added without
+    regenerating the page (`python -m tietotie.docsite.rules`) fails here."""
+    text = (REPO / RULES_PAGE).read_text(encoding="utf-8")
+    assert text == rules_page(text), "run: .venv/bin/python -m tietotie.docsite.rules"
+    for rule in RULES.values():
+        assert f"## {rule.id} {{ #{rule.id} }}" in text
+        assert rule.example.mistake.rstrip() in text and rule.example.fix.rstrip() in text
+
+
+def test_the_validation_rules_page_renders_without_stray_escapes() -> None:
+    """Rendered as mkdocs renders it, the page shows '<<' as code, no backslash before < or >,
+    and an anchor for every rule."""
+    html = markdown.markdown(
+        (REPO / RULES_PAGE).read_text(encoding="utf-8"),
+        extensions=["toc", "attr_list", "tables", "md_in_html", "pymdownx.superfences"],
+    )
+    assert "A <code>&lt;&lt;</code> merge key is used" in html
+    assert "\\&lt;" not in html and "\\&gt;" not in html and "\\<" not in html
+    for rule in RULES:
+        assert f'id="{rule}"' in html

@@ -17,6 +17,8 @@ from tietotie.settings import get_settings
 __all__ = ["register", "resolve_strategy", "summary"]
 
 RULES_PAGE = "docs/guides/validation-rules.md"
+"""Where each rule has its section, in the repository and on the site (tietotie.docsite.rules
+writes it; importing that here would load the whole docs site on every validate)."""
 
 StrategyOption = Annotated[
     Path | None,
@@ -99,6 +101,9 @@ def _print_text(result: LoadResult, path: Path, console: Console) -> None:
     errors = sum(f.severity == "error" for f in result.findings)
     warnings = len(result.findings) - errors
     verdict = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    explained = sum(f.explains for f in result.findings)
+    if explained:
+        verdict += f" (and {explained} that follow from them, not shown)"
     if result.strategy is not None:
         counts = ", ".join(f"{n} {k}" for k, n in summary(result.strategy).items())
         console.print(f"{escape(str(path))}: {counts}; {verdict}", highlight=False)
