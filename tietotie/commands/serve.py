@@ -55,7 +55,7 @@ def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -
         typer.echo(f"revoked {earlier} staff token(s) printed by an earlier `make run`")
     base = f"http://{host}:{port}"
     typer.echo(
-        f"\n  privacy center {base}/privacy  (customers: the notice, unsubscribing)\n"
+        f"\n  privacy      {base}/privacy  (customers: the notice, requests, unsubscribing)\n"
         f"  API docs     {base}/docs\n  OpenAPI      {base}/openapi.json\n"
         f"  health       {base}/health\n  staff token  {token}  (role {role})\n\n"
         f"  try: curl -H 'Authorization: Bearer {token}' {base}/v1/policy/matrix\n"
