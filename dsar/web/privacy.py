@@ -11,20 +11,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from activation.unsubscribe import UnsubscribeLinks, unsubscribe
-from dsar.api.deps import SessionDep
+from dsar.api.deps import SessionDep, StrategyDep
 from dsar.web.notice import Notice, build_notice
-from dsar.web.render import SECURITY_HEADERS, page_language, render
+from dsar.web.render import SECURITY_HEADERS, page_context, page_language, render
 from kernel.errors import NotFound, TokenError
 from schemas.models import Strategy
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/privacy", tags=["privacy center"], include_in_schema=False)
-
-
-def _strategy(request: Request) -> Strategy:
-    strategy: Strategy = request.app.state.strategy
-    return strategy
 
 
 def _notice(request: Request) -> Notice:
@@ -35,37 +30,23 @@ def _notice(request: Request) -> Notice:
     return notice
 
 
-StrategyDep = Annotated[Strategy, Depends(_strategy)]
 NoticeDep = Annotated[Notice, Depends(_notice)]
-
-
-def _common(strategy: Strategy) -> dict[str, Any]:
-    c = strategy.controller
-    return {
-        "controller": c.name,
-        "business_id": c.business_id,
-        "address": c.address,
-        "email": c.email,
-        "dpo": c.dpo,
-        "strategy_lang": c.language,
-        "request_page": True,
-        # the consent pages of DESIGN §12 follow
-        "consent_page": False,
-    }
 
 
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, strategy: StrategyDep) -> HTMLResponse:
     """The controller, its contact, and the ways to act."""
     language = page_language(request, strategy.controller.language)
-    return render(request, "home.html", language=language, **_common(strategy))
+    return render(request, "home.html", language=language, **page_context(request, strategy))
 
 
 @router.get("/notice", response_class=HTMLResponse)
 def notice(request: Request, strategy: StrategyDep, notice: NoticeDep) -> HTMLResponse:
     """The Art. 13 and 14 notice, layered: a short first layer, every detail one click away."""
     language = page_language(request, strategy.controller.language)
-    return render(request, "notice.html", language=language, notice=notice, **_common(strategy))
+    return render(
+        request, "notice.html", language=language, notice=notice, **page_context(request, strategy)
+    )
 
 
 @router.get("/notice.pdf")
@@ -106,7 +87,7 @@ def _unsubscribe_page(
             language=language,
             status_code=404,
             valid=False,
-            **_common(strategy),
+            **page_context(request, strategy),
         )
     activation = strategy.index.activations.get(link.activation)
     return render(
@@ -118,7 +99,7 @@ def _unsubscribe_page(
         message=activation.message if activation is not None else "",
         token=token,
         **context,
-        **_common(strategy),
+        **page_context(request, strategy),
     )
 
 

@@ -20,8 +20,9 @@ from starlette.responses import HTMLResponse
 
 from dsar.web.authorities import EDPB_MEMBERS
 from dsar.web.i18n import LANGUAGES, choose_language, language_name, translations
+from schemas.models import Strategy
 
-__all__ = ["SECURITY_HEADERS", "page_language", "render", "render_text"]
+__all__ = ["SECURITY_HEADERS", "page_context", "page_language", "render", "render_text"]
 
 _TEMPLATES: Final = Path(__file__).parent / "templates"
 
@@ -89,3 +90,22 @@ def render(
 def render_text(template: str, *, language: str, **context: Any) -> str:
     """``template`` rendered in ``language`` to a string (for the PDF and for messages)."""
     return _environment(language).get_template(template).render(lang=language, **context)
+
+
+def page_context(request: Request, strategy: Strategy) -> dict[str, Any]:
+    """What every page shows of the controller, the ways to act, and the form's CSRF token."""
+    c = strategy.controller
+    token = request.scope.get("csrftoken")  # asgi-csrf's, on the pages it guards
+    subject = strategy.index.subject_entity
+    return {
+        "controller": c.name,
+        "business_id": c.business_id,
+        "address": c.address,
+        "email": c.email,
+        "dpo": c.dpo,
+        "strategy_lang": c.language,
+        "request_page": True,
+        "consent_page": False,  # the consent pages of DESIGN §12 follow
+        "csrftoken": token() if callable(token) else "",
+        "identifiers": list(strategy.system.entities[subject].identifiers) if subject else [],
+    }

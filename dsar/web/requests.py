@@ -13,11 +13,12 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsar.api.deps import SessionDep
+from dsar.api.deps import SessionDep, StrategyDep
+from dsar.api.dsar import RequestsDep
 from dsar.fulfil import export_zip
 from dsar.requests import Requests, RequestType
 from dsar.requests.answering import EXPORTABLE, take_answer
@@ -26,7 +27,7 @@ from dsar.requests.enums import Status
 from dsar.requests.errors import AnswerGone
 from dsar.requests.service import CodeDelivery
 from dsar.requests.tables import RequestRow
-from dsar.web.render import SECURITY_HEADERS, page_language, render
+from dsar.web.render import SECURITY_HEADERS, page_context, page_language, render
 from kernel.db import transaction
 from kernel.errors import AuthError, NotFound, RateLimited, RequestError, TietotieError
 from schemas.models import Strategy
@@ -37,42 +38,6 @@ router = APIRouter(prefix="/privacy/request", tags=["privacy center"], include_i
 
 COOKIE: Final = "tt_request"
 TYPES: Final = tuple(RequestType)
-
-
-def _strategy(request: Request) -> Strategy:
-    strategy: Strategy = request.app.state.strategy
-    return strategy
-
-
-def _requests(request: Request) -> Requests:
-    service: Requests = request.app.state.requests
-    return service
-
-
-StrategyDep = Annotated[Strategy, Depends(_strategy)]
-RequestsDep = Annotated[Requests, Depends(_requests)]
-
-
-def _common(request: Request, strategy: Strategy) -> dict[str, Any]:
-    c = strategy.controller
-    token = request.scope.get("csrftoken")
-    return {
-        "controller": c.name,
-        "business_id": c.business_id,
-        "address": c.address,
-        "email": c.email,
-        "dpo": c.dpo,
-        "strategy_lang": c.language,
-        "request_page": True,
-        "consent_page": False,
-        "csrftoken": token() if callable(token) else "",
-        "identifiers": _identifiers(strategy),
-    }
-
-
-def _identifiers(strategy: Strategy) -> list[str]:
-    subject = strategy.index.subject_entity
-    return list(strategy.system.entities[subject].identifiers) if subject else []
 
 
 def _after(
@@ -96,7 +61,7 @@ def _page(
         language=language,
         status_code=status_code,
         **context,
-        **_common(request, strategy),
+        **page_context(request, strategy),
     )
 
 
@@ -128,7 +93,7 @@ def open_request(
 ) -> Response:
     """Open the request; everyone is sent on to the same code page."""
     given = {k: v.strip() for k, v in {"email": email, "phone": phone}.items() if v.strip()}
-    given = {k: v for k, v in given.items() if k in _identifiers(strategy)}
+    given = {k: v for k, v in given.items() if k in page_context(request, strategy)["identifiers"]}
     problem = None
     if type not in TYPES:
         problem = "type"
