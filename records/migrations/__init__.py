@@ -295,6 +295,10 @@ def _migration_lock(conn: Connection) -> Iterator[None]:
             )
         try:
             yield
+            # DDL commits by itself there, but the rows written after it (seed rows, the
+            # registry) would commit only after the lock is released, and the next holder
+            # would not see them: commit them while the lock is still held.
+            conn.exec_driver_sql("COMMIT")
         finally:
             conn.execute(text("SELECT RELEASE_LOCK(CONCAT(:name, '.', DATABASE()))"), params)
     else:
