@@ -4,10 +4,17 @@ Each entry's hash is HMAC-SHA-256, under a key derived from the keyring, over th
 entry's hash and the entry's canonical JSON. Editing an entry breaks its hash; removing or
 reordering entries breaks the chain's links or sequence; cutting entries off the end no longer
 matches the head row; and without the key a forger cannot recompute the chain.
+
+An entry's actor says who acted: ``person:<name> (role:<role>)`` for a member of staff with a
+personal token, ``role:<role>`` where only the role is known, ``requester``, ``subject``,
+``system``. :func:`person_actor` writes the first form and :func:`actor_role` reads the role
+out of either; :meth:`AuditLog.as_person` gives a log that records code which only knows the
+role under the person's name. The actor is part of what each hash covers, like every field.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -21,13 +28,57 @@ from sqlalchemy.orm import Session
 
 from audit.tables import GENESIS, HEAD_ID, AuditEntry, AuditHead
 
-__all__ = ["GENESIS", "MAX_SEQ", "AuditEvent", "AuditLog", "Break", "Verification"]
+__all__ = [
+    "ACTOR_LENGTH",
+    "GENESIS",
+    "MAX_SEQ",
+    "AuditEvent",
+    "AuditLog",
+    "Break",
+    "Verification",
+    "actor_person",
+    "actor_role",
+    "person_actor",
+    "person_room",
+]
 
 _HEAD = cast(Table, AuditHead.__table__)
 MAX_SEQ = 2**63 - 1
 """The largest sequence number a database's 64-bit integer holds (``after`` beyond it is
 refused as a parameter error, not sent to the driver)."""
 _SCALARS = (str, int, float, bool, type(None))
+ACTOR_LENGTH = 80
+"""The longest actor an entry holds (the column's length, and that of a request's history)."""
+_PERSON, _ROLE, _OPEN = "person:", "role:", " (role:"
+
+
+def person_room(role: str) -> int:
+    """How many characters of a person's name fit in an actor beside ``role``."""
+    return ACTOR_LENGTH - len(_PERSON) - len(_OPEN) - len(role) - 1
+
+
+def person_actor(name: str, *, role: str) -> str:
+    """``person:<name> (role:<role>)``, the name shortened with an ellipsis where the two
+    would not fit in :data:`ACTOR_LENGTH` characters."""
+    room = max(person_room(role), 1)
+    shown = name if len(name) <= room else name[: room - 1] + "\u2026"
+    return f"{_PERSON}{shown}{_OPEN}{role})"
+
+
+def actor_role(actor: str) -> str | None:
+    """The role in ``role:<role>`` or ``person:<name> (role:<role>)``; None for other actors."""
+    if actor.startswith(_ROLE):
+        return actor[len(_ROLE) :]
+    if actor.startswith(_PERSON) and actor.endswith(")") and _OPEN in actor:
+        return actor[:-1].rpartition(_OPEN)[2]
+    return None
+
+
+def actor_person(actor: str) -> str | None:
+    """The name in ``person:<name> (role:<role>)``; None for every other actor."""
+    if actor_role(actor) is None or not actor.startswith(_PERSON):
+        return None
+    return actor[len(_PERSON) :].rpartition(_OPEN)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +149,15 @@ class AuditLog:
     def __repr__(self) -> str:
         return "AuditLog(key=<hidden>)"
 
+    def as_person(self, name: str, *, role: str) -> AuditLog:
+        """The same log, recording the events of ``role:<role>`` as the person ``name``.
+
+        For code below the HTTP and CLI layers that knows only the role it acts for (an
+        audience, a report): given this log, its entries name the person too. Other actors
+        (``system``, another role) are recorded as they are.
+        """
+        return _PersonLog(self._key, actor=f"{_ROLE}{role}", person=person_actor(name, role=role))
+
     def _hash(self, prev_hash: str, entry: AuditEntry) -> str:
         return hmac.new(
             self._key, prev_hash.encode() + _canonical(entry), hashlib.sha256
@@ -113,6 +173,10 @@ class AuditLog:
         committed: no duplicate sequence number, no fork.
         """
         details = _check_details(event.details)  # refused before anything is locked
+        if len(event.actor) > ACTOR_LENGTH:
+            raise ValueError(
+                f"audit actor {event.actor[:20]!r}… is longer than {ACTOR_LENGTH} characters"
+            )
         session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq + 1))
         head = session.execute(
             select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)
@@ -198,3 +262,20 @@ class AuditLog:
                 )
             )
         return Verification(entries=count, head_seq=head_seq, breaks=breaks)
+
+
+class _PersonLog(AuditLog):
+    """An :class:`AuditLog` that records one role's events under one person's actor."""
+
+    def __init__(self, key: bytes, *, actor: str, person: str) -> None:
+        super().__init__(key)
+        self._role_actor, self._person = actor, person
+
+    def __repr__(self) -> str:
+        return f"AuditLog(key=<hidden>, as={self._person!r})"
+
+    def append(self, session: Session, event: AuditEvent, *, at: datetime | None = None) -> int:
+        """Append ``event``, under the person's actor where it was the role's."""
+        if event.actor == self._role_actor:
+            event = dataclasses.replace(event, actor=self._person)
+        return super().append(session, event, at=at)

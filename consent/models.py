@@ -57,13 +57,16 @@ class CollectionMethod(StrEnum):
     ``staff`` — recorded by an authenticated staff role (booking form, phone, desk);
     ``subject`` — the subject's own self-service call (withdrawal or refusal only);
     ``gpc_signal`` — a ``Sec-GPC: 1`` header, an automated objection (Art. 21(5) GDPR);
-    ``import`` — loaded from an earlier system with its original time.
+    ``import`` — loaded from an earlier system with its original time;
+    ``privacy_center`` — the subject signed in to the privacy center with a code sent to an
+    identifier we hold, and clicked (given, refused or withdrawn).
     """
 
     STAFF = "staff"
     SUBJECT = "subject"
     GPC_SIGNAL = "gpc_signal"
     IMPORT = "import"
+    PRIVACY_CENTER = "privacy_center"
 
 
 class ConsentEvent(StrictModel):

@@ -1,22 +1,44 @@
-"""Staff bearer tokens: issued once per role, stored only as hashes, checked on every request."""
+"""Staff bearer tokens: issued once per person and role, stored only as hashes, checked on
+every request; the person behind a token is who the audit log names."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from audit import AuditLog, person_actor, person_room
 from dsar.tables import staff_tokens
 from kernel.crypto import hash_secret, new_secret_token, verify_secret
-from kernel.errors import AuthError, Forbidden
+from kernel.errors import AuthError, Forbidden, ValidationFailed
 from schemas.enums import Duty
 from schemas.models import Strategy
 
-__all__ = ["Staff", "authenticate", "issue_token", "require_duty", "revoke_named", "revoke_token"]
+__all__ = [
+    "Staff",
+    "TokenInfo",
+    "authenticate",
+    "check_token",
+    "check_token_name",
+    "issue_token",
+    "list_tokens",
+    "require_duty",
+    "revoke_named",
+    "revoke_token",
+    "unnamed",
+]
 
 _PREFIX = "tt_"
+_UNNAMED = re.compile(r"token-\d+")
+
+
+def unnamed(token_id: int) -> str:
+    """What the audit log calls the holder of a token issued without a name."""
+    return f"token-{token_id}"
 
 
 @dataclass(frozen=True)
@@ -30,6 +52,64 @@ class Staff:
     pseudonymise_domains: frozenset[str] = frozenset()
     """The domains the role's pseudonymise duty names (organisation.yaml)."""
 
+    @property
+    def person(self) -> str:
+        """Who holds the token: its name, or ``token-<id>`` for one issued without a name."""
+        return self.name or unnamed(self.token_id)
+
+    @property
+    def actor(self) -> str:
+        """How the audit log and a request's history name this person:
+        ``person:<name> (role:<role>)``."""
+        return person_actor(self.person, role=self.role)
+
+    def audit_as(self, audit: AuditLog) -> AuditLog:
+        """``audit``, recording what code acting for this role appends under this person."""
+        return audit.as_person(self.person, role=self.role)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be shown about a token: never the token, nor its hash."""
+
+    id: int
+    role: str
+    name: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def person(self) -> str:
+        """The name, or ``token-<id>`` as the audit log calls an unnamed token's holder."""
+        return self.name or unnamed(self.id)
+
+
+def check_token_name(name: str, *, role: str) -> str:
+    """``name`` stripped, or :class:`ValidationFailed` saying what a holder's name may be.
+
+    The audit log names the person and the role in one actor of at most 80 characters, so a
+    name may be as long as what the role's id leaves; it may not hold control characters or
+    parentheses (the actor's own punctuation), nor look like ``token-<id>``, which stands for
+    the holders of tokens issued without a name.
+    """
+    clean = name.strip()
+    room = person_room(role)
+    problem = None
+    if not clean:
+        problem = "give the name of the person who will hold the token"
+    elif len(clean) > room:
+        problem = (
+            f"a name may be at most {room} characters with role {role!r} (the audit log names "
+            f"the person and the role in 80); this one has {len(clean)}"
+        )
+    elif any(unicodedata.category(c).startswith("C") or c in "()" for c in clean):
+        problem = "a name may not hold control characters or parentheses"
+    elif _UNNAMED.fullmatch(clean):
+        problem = f"{clean!r} stands for an unnamed token in the audit log: give a real name"
+    if problem is not None:
+        raise ValidationFailed(problem, field="name", problems={"name": problem})
+    return clean
+
 
 def issue_token(
     session: Session,
@@ -38,9 +118,12 @@ def issue_token(
     role: str,
     name: str | None = None,
 ) -> str:
-    """A new bearer token for ``role``; only its hash is stored, so show it once.
+    """A new bearer token for ``role``, held by ``name``; only its hash is stored, so show it
+    once.
 
-    Raises :class:`AuthError` for a role that organisation.yaml does not declare.
+    Raises :class:`AuthError` for a role that organisation.yaml does not declare and
+    :class:`ValidationFailed` for a name :func:`check_token_name` refuses. ``tietotie token
+    issue`` always gives a name; a token without one is named ``token-<id>`` in the audit log.
     """
     if role not in strategy.index.roles:
         raise AuthError(
@@ -48,6 +131,8 @@ def issue_token(
             f"{', '.join(sorted(strategy.index.roles))}",
             role=role,
         )
+    if name is not None:
+        name = check_token_name(name, role=role)
     token = _PREFIX + new_secret_token()
     session.execute(
         staff_tokens.insert().values(
@@ -68,6 +153,12 @@ def authenticate(session: Session, strategy: Strategy, authorization: str | None
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise AuthError("the Authorization header must be `Bearer <token>`")
+    return check_token(session, strategy, token)
+
+
+def check_token(session: Session, strategy: Strategy, token: str) -> Staff:
+    """The staff member a bearer token belongs to; AuthError for an unknown or revoked one."""
+    token = token.strip()
     if len(token) < 20:
         raise AuthError("unknown or revoked token")
     row = session.execute(
@@ -116,6 +207,20 @@ def revoke_named(session: Session, *, name: str) -> int:
         .values(revoked_at=datetime.now(UTC))
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_tokens(session: Session) -> list[TokenInfo]:
+    """Every token ever issued, oldest first, as :class:`TokenInfo` (no token, no hash)."""
+    rows = session.execute(
+        select(
+            staff_tokens.c.id,
+            staff_tokens.c.role,
+            staff_tokens.c.name,
+            staff_tokens.c.created_at,
+            staff_tokens.c.revoked_at,
+        ).order_by(staff_tokens.c.id)
+    )
+    return [TokenInfo(r.id, r.role, r.name, r.created_at, r.revoked_at) for r in rows]
 
 
 def revoke_token(session: Session, token_id: int) -> bool:

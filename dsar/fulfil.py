@@ -27,14 +27,15 @@ from consent.receipts import ReceiptSigner
 from consent.service import history, record_consent, subject_consents
 from dsar.erasure import Erasure, ErasureOutcome
 from dsar.requests import Requests
-from kernel.errors import NotFound, RecordError, ValidationFailed
+from dsar.requests.intake import check_changes
+from kernel.errors import Conflict, NotFound
 from records.external import ExternalSystems
 from records.ingest import encrypt_rows
 from records.restrictions import FlagKind, active_flags, raise_flag
 from records.store import RecordStore, StoredRecord, read_subject, subject_exists
 from schemas.enums import LegalBasis, SourceChannel, UseKind
 from schemas.models import Strategy
-from schemas.runtime import normalise, to_text
+from schemas.runtime import to_text
 from schemas.tables import entity_retention
 
 __all__ = ["PROVIDED_CHANNELS", "Fulfiller", "export_zip", "jsonable", "processing_info"]
@@ -289,17 +290,20 @@ class Fulfiller:
         changes: Mapping[str, Any],
         identity: Mapping[str, Any],
     ) -> dict[str, Any]:
-        """Art. 16: validate each new value against its field, apply it everywhere it is held."""
+        """Art. 16: validate each new value against its field, apply it everywhere it is held.
+
+        A rectification whose requester has not stated the changes yet (opened in the privacy
+        center, which asks for them after verification) is refused with :class:`Conflict`.
+        """
+        if not changes:
+            raise Conflict(
+                "this rectification has nothing to correct yet: the requester has not stated "
+                "the changes (they do so on the request's page in the privacy center, "
+                "/privacy/request/{id}); wait for them, or refuse the request with a reason",
+                article="Art. 16",
+            )
         index = self.strategy.index
-        clean: dict[str, Any] = {}
-        for ref, value in changes.items():
-            spec = index.fields.get(ref)
-            if spec is None:
-                raise RecordError(f"{ref} is not a declared field", field=ref)
-            try:
-                clean[ref] = normalise(spec, value, region=self.store.models.region)
-            except ValueError as exc:
-                raise ValidationFailed(f"{ref}: {exc}", field=ref) from None
+        clean = check_changes(self.strategy, changes, region=self.store.models.region)
         counts: dict[str, int] = {}
         if subject_id is not None and subject_exists(session, self.store, subject_id):
             for entity in self.store.tables.order():

@@ -11,18 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from sqlalchemy import Column, Integer, MetaData, String, Table
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
 
 from activation.audiences import contact_log_metadata
 from audit.tables import audit_metadata
 from consent.tables import ledger_metadata
 from dsar.erasure.tables import erasure_metadata
 from dsar.requests.tables import request_metadata
+from governance.breach_tables import breach_metadata
 from records.restrictions import flag_metadata
 from schemas.models import Strategy
 from schemas.tables import UTCDateTime, build_tables, new_metadata
 
-__all__ = ["SERVICE_METADATA", "database_metadata", "service_metadata", "staff_tokens"]
+__all__ = [
+    "SERVICE_METADATA",
+    "database_metadata",
+    "desk_sessions",
+    "service_metadata",
+    "staff_tokens",
+]
 
 _metadata = new_metadata()
 
@@ -45,6 +52,25 @@ staff_tokens = Table(
 )
 """Staff bearer tokens, one role each; only the hash of each token is stored."""
 
+desk_sessions = Table(
+    "desk_sessions",
+    _metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret_hash", String(200), nullable=False, comment="hash of the browser's secret"),
+    Column(
+        "token_id",
+        Integer,
+        ForeignKey("tietotie_staff_tokens.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    comment="request-desk sessions opened with a staff token (hashes only)",
+)
+"""Request-desk sessions (dsar.desk): the browser's secret as a hash, and whose token."""
+
 
 def service_metadata() -> MetaData:
     """The MetaData of this module's tables."""
@@ -59,6 +85,7 @@ SERVICE_METADATA: Final[tuple[Callable[[], MetaData], ...]] = (
     ledger_metadata,
     contact_log_metadata,
     erasure_metadata,
+    breach_metadata,
 )
 """Every package's service tables; adding a package is one line."""
 

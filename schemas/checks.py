@@ -17,6 +17,7 @@ from typing import Any
 
 import pycountry
 
+from schemas.dpia import LISTED_CASES, MISSING, screen
 from schemas.enums import (
     Duty,
     FieldType,
@@ -24,6 +25,7 @@ from schemas.enums import (
     LegalBasis,
     Operator,
     OutputDomain,
+    SourceChannel,
     UseKind,
 )
 from schemas.findings import Finding
@@ -180,6 +182,7 @@ class _Checker:
         self.reports()
         self.activations()
         self.minimisation()
+        self.impact_assessments()
         for cause in self.causes:
             if cause.hidden:
                 f = self.out[cause.index]
@@ -554,6 +557,20 @@ class _Checker:
                     f"but the questions it feeds are worth {worth:.2f} EUR",
                     (*here, "cost_eur_per_record"),
                 )
+        online = {
+            u
+            for s in self.s.sources
+            if s.channel is SourceChannel.PRIVACY_CENTER
+            for u in s.consent_for
+        }
+        for i, use in enumerate(self.s.uses):
+            if use.legal_basis is LegalBasis.CONSENT and use.id not in online:
+                self.add(
+                    "consent-not-withdrawable-online",
+                    f"customers cannot give or withdraw consent for '{use.id}' in the privacy "
+                    "center: no source with channel privacy_center lists it in consent_for",
+                    ("uses", i, "legal_basis"),
+                )
         for i, use in enumerate(self.s.uses):
             if (
                 use.legal_basis is LegalBasis.CONSENT
@@ -724,6 +741,30 @@ class _Checker:
                     f"entity '{name}' keeps rows for {entity.retention}, but no legal-obligation "
                     "use lists its fields, so that retention applies to none of them",
                     ("system", "entities", name, "retention"),
+                )
+
+    def impact_assessments(self) -> None:
+        """A use whose DPIA screening requires one declares it, and reviews it in time."""
+        for i, (use, screening) in enumerate(zip(self.s.uses, screen(self.s), strict=True)):
+            if screening.problem is None:
+                continue
+            n = len(screening.criteria)
+            met = f"{n} of the 9 WP248 criteria ({', '.join(screening.criteria)})"
+            if screening.listed_case:
+                case = screening.listed_case
+                met += f", a case of Art. {case} ({LISTED_CASES[case][1]})"
+            if screening.problem == MISSING:
+                self.add(
+                    "dpia-required",
+                    f"use '{use.id}' meets {met}, so it needs a DPIA, but declares none",
+                    ("uses", i, "id"),
+                )
+            elif use.dpia is not None:
+                self.add(
+                    "dpia-required",
+                    f"the DPIA {use.dpia.ref} of '{use.id}' was due for review on "
+                    f"{use.dpia.review_by.isoformat()}; the use meets {met}",
+                    ("uses", i, "dpia", "review_by"),
                 )
 
     def minimisation(self) -> None:

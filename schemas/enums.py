@@ -180,6 +180,8 @@ class SourceChannel(StrEnum):
     SOCIAL_MEDIA = "social_media"
     IMPORT = "import"
     PARTNER = "partner"
+    PRIVACY_CENTER = "privacy_center"
+    """The controller's own privacy center (``/privacy``): the customer's consent choices."""
 
 
 class ActivationChannel(StrEnum):

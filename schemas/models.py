@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from schemas.enums import (
     SPECIAL_CATEGORIES,
@@ -43,6 +43,7 @@ __all__ = [
     "Audience",
     "Condition",
     "Controller",
+    "DpiaDeclaration",
     "Entity",
     "External",
     "ExternalTable",
@@ -80,6 +81,16 @@ class Controller(StrictModel):
     language: str = Field(
         default="en", description="ISO 639-1 language of the strategy texts and generated pages."
     )
+    large_scale_records_per_year: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "DPIA screening (WP248 criterion 5, Art. 35(3)(b)): a use is processing on a large "
+            "scale when a source that feeds it collects at least this many records a year. "
+            "The controller's own judgement of what is large for its population and sector, "
+            "signed once for every use; 10000 when not declared."
+        ),
+    )
 
 
 _DOMAIN_MAX = 64  # the limit kernel.crypto.validate_domain applies to every token's domain
@@ -104,6 +115,12 @@ class Role(StrictModel):
     function: str | None = Field(default=None, description="Business function of the role.")
     location: str | None = Field(default=None, description="Location the role is bound to.")
     person: str | None = Field(default=None, description="A named person, when the role is one.")
+    email: str | None = Field(
+        default=None,
+        description="The role's shared mailbox; with the requests duty it receives the "
+        "deadline reminders of `tietotie dsar remind`.",
+        examples=["huolto@rengasvirtanen.fi"],
+    )
     duties: list[Duty] = Field(
         default_factory=list,
         description="Duties beyond reading data: requests, audit, reidentify, consents, "
@@ -158,6 +175,38 @@ class Goal(StrictModel):
 # ── 2-use.yaml ───────────────────────────────────────────────────────────────────────────────
 
 
+class DpiaDeclaration(StrictModel):
+    """A data protection impact assessment carried out for a use (Art. 35(7) and 35(11))."""
+
+    ref: str = Field(
+        min_length=1,
+        description="Where the assessment is kept (document id or address), for an auditor.",
+        examples=["DPIA-2026-02"],
+    )
+    done_on: date = Field(description="When the assessment, or its latest review, was finished.")
+    outcome: str = Field(
+        min_length=1,
+        description=(
+            "What it concluded: the remaining risk and the measures that reduce it; say so "
+            "when the supervisory authority had to be consulted first (Art. 36)."
+        ),
+    )
+    review_by: date = Field(
+        description=(
+            "When it is reviewed again at the latest (Art. 35(11)); `tietotie validate` warns "
+            "once the date has passed for a use whose screening requires a DPIA."
+        )
+    )
+
+    @field_validator("review_by")
+    @classmethod
+    def _review_after_assessment(cls, value: date, info: ValidationInfo) -> date:
+        done_on = info.data.get("done_on")
+        if isinstance(done_on, date) and value <= done_on:
+            raise ValueError(f"review_by must come after done_on ({done_on.isoformat()})")
+        return value
+
+
 class Use(StrictModel):
     """Step 2: a purpose of processing (Art. 5(1)(b)), with its legal basis and retention."""
 
@@ -192,6 +241,46 @@ class Use(StrictModel):
     )
     automated_decision_making: bool = Field(
         default=False, description="Whether decisions are made solely by automated means (Art. 22)."
+    )
+    # What the DPIA screening (schemas.dpia) cannot read from the other declarations: the four
+    # WP248 criteria only the controller can judge, and the assessment once it is done.
+    vulnerable_subjects: bool = Field(
+        default=False,
+        description=(
+            "DPIA screening, WP248 criterion 7: the data subjects are in a weaker position than "
+            "the controller and cannot easily refuse or object (children, employees, patients, "
+            "the elderly, asylum seekers)."
+        ),
+    )
+    systematic_monitoring: bool = Field(
+        default=False,
+        description=(
+            "DPIA screening, WP248 criterion 3: the use observes, monitors or tracks people "
+            "systematically (a publicly accessible area, location, online behaviour), often "
+            "without their knowing."
+        ),
+    )
+    innovative_technology: bool = Field(
+        default=False,
+        description=(
+            "DPIA screening, WP248 criterion 8: the use applies new technology or new "
+            "organisational solutions whose effects on people are not yet known (face or "
+            "fingerprint recognition, connected devices, AI models)."
+        ),
+    )
+    blocks_right_or_service: bool = Field(
+        default=False,
+        description=(
+            "DPIA screening, WP248 criterion 9: the processing itself can stop people using a "
+            "service or contract or exercising a right (a credit check that refuses a contract)."
+        ),
+    )
+    dpia: DpiaDeclaration | None = Field(
+        default=None,
+        description=(
+            "The data protection impact assessment of this use (Art. 35), once it is done: "
+            "`tietotie dpia` says which uses need one."
+        ),
     )
 
 

@@ -578,6 +578,21 @@ EXAMPLES: dict[str, Example] = {
         consent_for: [tyre-offers]
 """,
     ),
+    "consent-not-withdrawable-online": _x(
+        """
+        # 4-sources.yaml
+        sources:
+          - id: privacy-center
+            channel: web_form
+        """,
+        """
+        # 4-sources.yaml
+        sources:
+          - id: privacy-center
+            channel: privacy_center
+            consent_for: [seasonal-reminders, accessibility-service]
+        """,
+    ),
     "consent-for-non-consent-use": _x(
         """
         # 4-sources.yaml
@@ -695,6 +710,31 @@ EXAMPLES: dict[str, Example] = {
             country: GB
             dpa_signed: 2026-02-01
             transfer_safeguard: adequacy_decision
+        """,
+    ),
+    # ── impact assessment ────────────────────────────────────────────────────────────────────
+    "dpia-required": _x(
+        """
+        # 2-use.yaml
+        uses:
+          - id: service-quality-analytics
+            kind: profiling                   # a churn score for every customer
+            automated_decision_making: true   # the score alone decides who gets a discount
+        """,
+        """
+        # 2-use.yaml
+        uses:
+          - id: service-quality-analytics
+            kind: profiling
+            automated_decision_making: true
+            dpia:
+              ref: TVA-2026-02
+              done_on: 2026-11-20
+              outcome: >-
+                Acceptable remaining risk: the notice tells customers about the score, any
+                customer may have a person review the decision (Art. 22(3)), and the score
+                uses no contact details.
+              review_by: 2029-11-20
         """,
     ),
     # ── who may do what beyond reading data ──────────────────────────────────────────────────

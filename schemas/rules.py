@@ -247,6 +247,14 @@ _RULES = [
         "Art. 7(1)",
     ),
     Rule(
+        "consent-not-withdrawable-online",
+        W,
+        "Customers cannot give or withdraw consent themselves",
+        "Add a source with 'channel: privacy_center' whose 'consent_for:' lists the use, so the "
+        "privacy center's consent pages record choices through it.",
+        "Art. 7(3)",
+    ),
+    Rule(
         "consent-for-non-consent-use",
         E,
         "A source captures consent for a use not based on it",
@@ -280,6 +288,17 @@ _RULES = [
         E,
         "A country is not an ISO 3166-1 alpha-2 code",
         "Write the two-letter code, e.g. FI, SE, US; quote NO for Norway.",
+    ),
+    # ── impact assessment ────────────────────────────────────────────────────────────────────
+    Rule(
+        "dpia-required",
+        W,
+        "A use that needs a DPIA declares none, or its review is overdue",
+        "Carry out the data protection impact assessment and declare it on the use as "
+        "'dpia: {ref, done_on, outcome, review_by}'; once review_by has passed, review it and "
+        "move both dates on. `tietotie dpia` shows which criteria each use meets; "
+        "`tietotie validate --strict` fails on this warning.",
+        "Art. 35",
     ),
     # ── who may do what beyond reading data ──────────────────────────────────────────────────
     Rule(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from tests.cli.support import cli_token
 from tests.conftest import ServiceEnv
 from tietotie.app import open_services
 from tietotie.cli import get_app
@@ -66,7 +67,8 @@ def test_the_outbox_shows_the_code_sent_to_a_known_customer(env: Path) -> None:
         )
         session.commit()
     rid = _open_request("aino@example.fi")
-    out = runner.invoke(get_app(), ["dsar", "outbox", "--json", "--request", rid])
+    token = cli_token("owner", "Kari Virtanen")
+    out = runner.invoke(get_app(), ["dsar", "outbox", "--json", "--request", rid, "--token", token])
     assert out.exit_code == 0, out.output
     assert '"to": "aino@example.fi"' in out.output
     assert re.search(r"\b\d{6}\b", out.output)  # the code, in whatever language the mail is

@@ -19,7 +19,7 @@ def test_a_clean_strategy_exits_zero_and_prints_the_summary() -> None:
     result = runner.invoke(get_app(), ["validate", str(MINIMAL)])
     assert result.exit_code == 0, result.output
     assert (
-        "1 goals, 3 uses, 1 questions, 2 sources, 3 entities, 9 fields, 1 reports, "
+        "1 goals, 3 uses, 1 questions, 3 sources, 3 entities, 9 fields, 1 reports, "
         "1 activations; 0 errors, 0 warnings" in result.output
     )
 

@@ -19,17 +19,22 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(context: typer.Context) -> None:
     """Customer-data strategy and GDPR governance: declare, validate, enforce, prove."""
     if any(name.startswith("TIETOTIE_") for name in os.environ):
         from tietotie.commands.settings import warn_unknown
 
         warn_unknown()  # a misspelt variable would otherwise be ignored without a word
+    from tietotie.commands.service import close_opened
+
+    context.call_on_close(close_opened)  # a command's database connections end with it
 
 
 # Each module exposes ``register(app)``; adding a command group is one line here.
 _COMMAND_MODULES = (
     "tietotie.commands.strategy",
+    "tietotie.commands.dpia",
+    "tietotie.commands.breach",
     "tietotie.commands.policy",
     "tietotie.commands.compile",
     "tietotie.commands.db",
@@ -41,8 +46,10 @@ _COMMAND_MODULES = (
     "tietotie.commands.docs",
     "tietotie.commands.consent",
     "tietotie.commands.service",
+    "tietotie.commands.subject_requests",
     "tietotie.commands.activation",
     "tietotie.commands.settings",
+    "tietotie.commands.diff",
 )
 
 

@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from activation.unsubscribe import UnsubscribeLinks
 from audit import AuditLog
 from consent.receipts import ReceiptSigner
+from dsar.desk import DeskSessions
 from dsar.fulfil import Fulfiller
 from dsar.limits import Limit, RateLimits
 from dsar.requests import Notifier, OutboxNotifier, Requests, SmtpNotifier, export_builder
+from dsar.requests.signin import SignIns
 from dsar.web.mail import mail_composer
 from records.external import ExternalSystems
 from records.store import FieldCrypto, RecordStore, find_subject
@@ -53,6 +55,8 @@ class Services:
     fulfiller: Fulfiller
     limits: RateLimits
     links: UnsubscribeLinks
+    signins: SignIns
+    desk: DeskSessions
 
 
 def _notifier(settings: Settings) -> Notifier:
@@ -125,4 +129,6 @@ def build_services(
         links=UnsubscribeLinks(
             keyring.derive(UNSUBSCRIBE_KEY_PURPOSE, version=1), base_url=settings.public_url
         ),
+        signins=SignIns(requests, audit=audit),
+        desk=DeskSessions(strategy, audit=audit),
     )

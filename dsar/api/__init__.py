@@ -16,5 +16,6 @@ ROUTERS: Final[tuple[str, ...]] = (
     "dsar.api.audit",
     "dsar.api.pseudonymise",
     "dsar.api.activation",
+    "dsar.api.breaches",
 )
 """Modules whose ``router`` the app includes, in order."""

@@ -45,7 +45,7 @@ def get_audience(
     ] = False,
 ) -> dict[str, Any]:
     """The lawful audience now: consent-, restriction-, objection- and cap-checked."""
-    audit: AuditLog = request.app.state.audit
+    audit: AuditLog = staff.audit_as(request.app.state.audit)
     try:
         run = audience(
             session,
@@ -63,7 +63,7 @@ def get_audience(
             session,
             audit,
             exc,
-            actor=f"role:{staff.role}",
+            actor=staff.actor,
             action="activation.audience.refused",
             reason="purpose_not_held",
             details={"activation": activation_id, "use": str(exc.context.get("use"))},
@@ -103,7 +103,7 @@ def _build(
             pseudonymiser=pseudonymiser,
             k=k,
             period=period,
-            audit=request.app.state.audit,
+            audit=staff.audit_as(request.app.state.audit),
         )
     except AccessDenied:
         session.commit()  # build_report appended the refusal; the error rolls the rest back
@@ -134,7 +134,7 @@ def get_report(
         pseudonymiser=request.app.state.crypto.pseudonymiser,
     )
     rows = [{c: plain(row.get(c)) for c in build.columns} for row in build.rows(session)]
-    build.audit(session, request.app.state.audit)
+    build.audit(session, staff.audit_as(request.app.state.audit))
     session.commit()
     return {**build.summary(), "data": rows}
 
@@ -164,6 +164,6 @@ def get_report_chart(
             report=report_id,
         )
     build.rows_written = len(build.groups)
-    build.audit(session, request.app.state.audit)
+    build.audit(session, staff.audit_as(request.app.state.audit))
     session.commit()
     return Response(content=image, media_type="image/png")

@@ -32,7 +32,10 @@ class AuditEntryPublic(BaseModel):
 
     seq: int = Field(description="Position in the chain, from 1.")
     at: str = Field(description="When, ISO 8601 UTC.")
-    actor: str = Field(description="role:<id>, requester, subject or system.")
+    actor: str = Field(
+        description="person:<name> (role:<id>) for staff with a personal token, role:<id>, "
+        "requester, subject or system."
+    )
     action: str = Field(description="What was done, e.g. dsar.verified.")
     subject_id: str | None = Field(description="Pseudonymous subject id, if any.")
     request_id: str | None = Field(description="Data-subject request id, if any.")

@@ -9,12 +9,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import AuditLog
+from audit import AuditLog, actor_person, actor_role
 from dsar.api.deps import SessionDep, StrategyDep, require_duty
 from dsar.auth import Staff, authenticate
+from dsar.completion import Completion, complete_request, retry_erasure
 from dsar.fulfil import Fulfiller, export_zip
 from dsar.requests import CodeDelivery, Opened, RequestRow, Requests, RequestType, Status
 from dsar.requests.answering import EXPORTABLE, take_answer
+from dsar.web.i18n import choose_language
 from kernel.db import transaction
 from kernel.errors import AuthError, Conflict, Forbidden
 from schemas.enums import Duty
@@ -42,6 +44,11 @@ class DsarCreate(_Body):
         default_factory=dict,
         description='Rectification: {"changes": {"entity.field": value}}.',
         examples=[{"changes": {"customer.phone": "+358401234567"}}],
+    )
+    language: Literal["fi", "en", "sv"] | None = Field(
+        default=None,
+        description="The language the requester's messages are written in (codes, extension, "
+        "refusal, answer); default: the best of Accept-Language, else the controller's.",
     )
 
 
@@ -150,7 +157,7 @@ def _caller(
     row: RequestRow,
     authorization: str | None,
 ) -> str:
-    """``requester`` or ``role:<id>`` of staff with the requests duty; AuthError otherwise."""
+    """``requester``, or the actor of staff with the requests duty; AuthError otherwise."""
     token = (authorization or "").partition(" ")[2].strip()
     if token and service.check_requester(row, token):
         return "requester"
@@ -162,11 +169,21 @@ def _caller(
         ) from None
     if Duty.REQUESTS not in staff.duties:
         raise Forbidden(f"role {staff.role!r} does not have the duty 'requests'", role=staff.role)
-    return f"role:{staff.role}"
+    return staff.actor
 
 
-def _view(row: RequestRow) -> DsarView:
-    return DsarView(**Requests.view(row), result=row.result)
+def _view(row: RequestRow, *, requester: bool = False) -> DsarView:
+    """The request as staff see it; the requester sees staff in its history by role only,
+    never by name."""
+    view = Requests.view(row)
+    if requester:
+        view["history"] = [
+            {**e, "actor": f"role:{actor_role(e['actor'])}"}
+            if actor_person(str(e["actor"])) is not None
+            else e
+            for e in view["history"]
+        ]
+    return DsarView(**view, result=row.result)
 
 
 def _after_answer(
@@ -211,6 +228,12 @@ def open_request(
         details=body.details,
         client=_client(request),
         defer=True,
+        language=body.language
+        or choose_language(
+            None,
+            request.headers.get("accept-language"),
+            default=service.strategy.controller.language,
+        ),
     )
     session.commit()
     background.add_task(_after_answer, sessions, service, opened.delivery)
@@ -272,7 +295,7 @@ def verify(
                 f"role {staff.role!r} does not have the duty 'requests'", role=staff.role
             )
         done = service.verify_in_person(
-            session, request_id, actor=f"role:{staff.role}", note=body.note or ""
+            session, request_id, actor=staff.actor, note=body.note or ""
         )
     else:
         if not body.code:
@@ -298,8 +321,9 @@ def status(
 ) -> DsarView:
     """For the verified requester (their access token) or staff with the requests duty."""
     row = service.get(session, request_id)
-    _caller(session, strategy, service, row, authorization)
-    return _view(row)
+    return _view(
+        row, requester=_caller(session, strategy, service, row, authorization) == "requester"
+    )
 
 
 @router.get(
@@ -355,7 +379,7 @@ def extend(
     staff: Handler,
 ) -> DsarView:
     """Once, with a reason told to the requester (sent after the answer)."""
-    row = service.extend(session, request_id, actor=f"role:{staff.role}", reason=body.reason)
+    row = service.extend(session, request_id, actor=staff.actor, reason=body.reason)
     session.commit()
     background.add_task(_after_answer, sessions, service, None)
     return _view(row)
@@ -378,7 +402,7 @@ def reject(
     """The requester is told the reason and of their right to complain (sent after the
     answer); the request's identifiers are then kept only as keyed hashes."""
     row = service.reject(
-        session, request_id, actor=f"role:{staff.role}", ground=body.ground, reason=body.reason
+        session, request_id, actor=staff.actor, ground=body.ground, reason=body.reason
     )
     session.commit()
     background.add_task(_after_answer, sessions, service, None)
@@ -407,71 +431,23 @@ def complete(
     a result saying per system what was done, when, and what is pending. Calling this again,
     or ``POST /v1/dsar/{id}/retry``, resumes only the unfinished steps.
     """
-    row = service.get(session, request_id)
-    if row.status not in {Status.VERIFIED, Status.IN_PROGRESS}:
-        raise Conflict(
-            f"the request is {row.status}; only a verified request can be fulfilled",
-            request_id=request_id,
-            status=row.status,
-        )
-    if row.type == RequestType.ERASURE:
-        return _erase(session, service, fulfiller, audit, row, staff=staff, response=response)
-    result = _fulfil(session, fulfiller, row)
-    row = service.complete(session, request_id, actor=f"role:{staff.role}", result=result)
-    session.commit()
-    return _view(row)
-
-
-def _fulfil(session: Session, fulfiller: Fulfiller, row: RequestRow) -> dict[str, Any]:
-    """Every right but erasure, in the caller's transaction (erasure: see ``_erase``)."""
-    kind = RequestType(row.type)
-    if kind is RequestType.ACCESS:
-        bundle = fulfiller.access(session, row.subject_id, row.identity)
-        return {
-            "entities": {e: len(r) for e, r in bundle["data"].items()},
-            "external": bundle["external_status"],
-            "export": f"/v1/dsar/{row.id}/export",
-        }
-    if kind is RequestType.PORTABILITY:
-        data = fulfiller.portability(session, row.subject_id)["data"]
-        return {
-            "entities": {e: len(r) for e, r in data.items()},
-            "export": f"/v1/dsar/{row.id}/export",
-        }
-    if kind is RequestType.RECTIFICATION:
-        return fulfiller.rectify(
-            session, row.subject_id, row.details.get("changes", {}), row.identity
-        )
-    if kind is RequestType.RESTRICTION:
-        return fulfiller.restrict(session, row.subject_id, request_id=row.id)
-    if kind is RequestType.OBJECTION:
-        return fulfiller.object(session, row.subject_id, request_id=row.id)
-    raise AssertionError(f"{kind} requests are carried out step by step by _erase")
-
-
-def _erase(
-    session: Session,
-    service: Requests,
-    fulfiller: Fulfiller,
-    audit: AuditLog,
-    row: RequestRow,
-    *,
-    staff: Staff,
-    response: Response,
-) -> DsarView:
-    """Run or resume the request's erasure; it commits step by step and moves the request."""
-    outcome = fulfiller.erase_request(
+    done = complete_request(
         session,
-        row.id,
-        subject_id=row.subject_id,
-        identity=row.identity,
-        actor=f"role:{staff.role}",
+        request_id,
         requests=service,
+        fulfiller=fulfiller,
         audit=audit,
+        actor=staff.actor,
     )
-    if not outcome.finished:
+    session.commit()
+    return _answer(done, response)
+
+
+def _answer(done: Completion, response: Response) -> DsarView:
+    """The request after fulfilment: 202 while an erasure has a step still pending."""
+    if not done.finished:
         response.status_code = 202
-    return _view(service.get(session, row.id))
+    return _view(done.request)
 
 
 @router.post(
@@ -491,12 +467,13 @@ def retry(
 ) -> DsarView:
     """Run again only the steps of an erasure that are not done (a system that was not
     reached, or a run that was interrupted); 200 and ``completed`` once every step is done."""
-    row = service.get(session, request_id)
-    if row.type != RequestType.ERASURE or row.status != Status.IN_PROGRESS:
-        raise Conflict(
-            f"only an erasure that is in progress can be retried; this {row.type} request is "
-            f"{row.status} (fulfil a verified request with POST /v1/dsar/{request_id}/complete)",
-            request_id=request_id,
-            status=row.status,
-        )
-    return _erase(session, service, fulfiller, audit, row, staff=staff, response=response)
+    done = retry_erasure(
+        session,
+        request_id,
+        requests=service,
+        fulfiller=fulfiller,
+        audit=audit,
+        actor=staff.actor,
+    )
+    session.commit()
+    return _answer(done, response)

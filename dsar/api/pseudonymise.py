@@ -160,7 +160,7 @@ def _refuse(
         session,
         audit,
         why,
-        actor=f"role:{staff.role}",
+        actor=staff.actor,
         action="pseudonymise.refused",
         reason=str(why.context.get("reason")),
         details={"domain": domain, "mode": str(body.mode), "count": len(body.values)},
@@ -220,7 +220,7 @@ def pseudonymise(
     audit.append(
         session,
         AuditEvent(
-            actor=f"role:{staff.role}",
+            actor=staff.actor,
             action="pseudonymise",
             details={"domain": domain, "mode": str(body.mode), "count": len(tokens)},
         ),
@@ -245,7 +245,7 @@ def reidentify(
     """
     domain = validate_domain(body.domain)
     facts = {"domain": domain, "count": len(body.tokens), "stated_reason": body.reason}
-    actor = f"role:{staff.role}"
+    actor = staff.actor
     if Duty.REIDENTIFY not in staff.duties:
         raise audit_refusal(
             session,

@@ -32,16 +32,19 @@ from access_policy.service import Policy, view_record
 from audit import AuditEvent, AuditLog
 from dsar.api.deps import PolicyDep, SessionDep, StaffDep, StoreDep
 from dsar.api.pseudonymise import audit_refusal
+from dsar.auth import Staff
 from kernel.errors import AccessDenied, NotFound, PolicyError, RecordError, UnknownReference
 from records.store import RecordStore, find_subject, read_subject, subject_exists
 from schemas.enums import OutputDomain
 
 __all__ = [
     "MASK_DOMAIN",
+    "find_for",
     "name_subject",
     "reachable",
     "readable_identifier",
     "router",
+    "subject_view",
     "subject_visible",
 ]
 
@@ -156,7 +159,7 @@ def _refused(
     session: Session,
     why: PolicyError | NotFound,
     *,
-    role: str,
+    actor: str,
     action: str,
     reason: str,
     subject_id: str | None = None,
@@ -171,7 +174,7 @@ def _refused(
         session,
         request.app.state.audit,
         why,
-        actor=f"role:{role}",
+        actor=actor,
         action=action,
         reason=reason,
         subject_id=subject_id,
@@ -187,6 +190,7 @@ def _check_purpose(
     policy: Policy,
     *,
     role: str,
+    actor: str,
     purpose: str,
     action: str,
     subject_id: str | None = None,
@@ -202,7 +206,7 @@ def _check_purpose(
             request,
             session,
             exc,
-            role=role,
+            actor=actor,
             action=action,
             reason="purpose_not_held",
             subject_id=known,
@@ -230,24 +234,48 @@ def find(
     staff: StaffDep,
 ) -> dict[str, Any]:
     """Find a subject by one identifier (``?email=…``) for a purpose the role holds."""
+    given = [(k, v) for k, v in request.query_params.items() if k != "purpose"]
+    key, value = given[0] if len(given) == 1 else ("", "")
+    subject_id = find_for(
+        request, session, store, policy, staff, purpose=purpose, key=key, value=value
+    )
+    return {"subject_id": subject_id, "purpose": purpose}
+
+
+def find_for(
+    request: Request,
+    session: Session,
+    store: RecordStore,
+    policy: Policy,
+    staff: Staff,
+    *,
+    purpose: str,
+    key: str,
+    value: str,
+) -> str:
+    """The subject ``staff`` finds by identifier ``key`` = ``value`` for ``purpose``.
+
+    Refused (and audited) for a purpose the role does not hold or an identifier it does not
+    read in clear, before any lookup; NotFound alike for no such subject and one outside the
+    role's row filters. Shared by ``GET /v1/subjects`` and the desk's customer view.
+    """
     _check_purpose(
         request,
         session,
         store,
         policy,
         role=staff.role,
+        actor=staff.actor,
         purpose=purpose,
         action="subject.find.refused",
     )
     subject = store.subject_entity
     identifiers = store.strategy.index.entities[subject].identifiers
-    given = {k: v for k, v in request.query_params.items() if k != "purpose"}
-    if len(given) != 1 or next(iter(given)) not in identifiers:
+    if key not in identifiers:
         raise RecordError(
             f"give exactly one identifier of {subject} as a query parameter: "
             f"{', '.join(identifiers) or 'none declared'} (and purpose)"
         )
-    ((key, value),) = given.items()
     ref = f"{subject}.{key}"
     if not readable_identifier(policy, role=staff.role, ref=ref, uses=[purpose]):
         # Refused whatever the value, before any lookup: the answer must not say whether a
@@ -268,7 +296,7 @@ def find(
                 field=ref,
                 use=purpose,
             ),
-            role=staff.role,
+            actor=staff.actor,
             action="subject.find.refused",
             reason="identifier_not_readable",
             details={"purpose": purpose, "field": ref},
@@ -278,7 +306,7 @@ def find(
         session, store, policy, role=staff.role, use=purpose, subject_id=subject_id
     ):
         raise NotFound(f"no {subject} with that {key}", field=ref)
-    return {"subject_id": subject_id, "purpose": purpose}
+    return subject_id
 
 
 MASK_DOMAIN: Final = OutputDomain.MASKED_READ.value
@@ -296,12 +324,28 @@ def read(
     staff: StaffDep,
 ) -> dict[str, Any]:
     """The subject's records across entities, each field as the policy allows for the purpose."""
+    return subject_view(request, session, store, policy, staff, subject_id, purpose=purpose)
+
+
+def subject_view(
+    request: Request,
+    session: Session,
+    store: RecordStore,
+    policy: Policy,
+    staff: Staff,
+    subject_id: str,
+    *,
+    purpose: str,
+) -> dict[str, Any]:
+    """The subject's records as ``staff`` may read them for ``purpose``, audited (and every
+    refusal too). Shared by ``GET /v1/subjects/{id}`` and the desk's customer view."""
     _check_purpose(
         request,
         session,
         store,
         policy,
         role=staff.role,
+        actor=staff.actor,
         purpose=purpose,
         action="subject.read.refused",
         subject_id=subject_id,
@@ -316,7 +360,7 @@ def read(
             request,
             session,
             NotFound(f"no subject {subject_id!r} for this role and purpose", subject_id=subject_id),
-            role=staff.role,
+            actor=staff.actor,
             action="subject.read.refused",
             reason="outside_row_filter" if exists else "no_such_subject",
             subject_id=subject_id if exists else None,
@@ -373,7 +417,7 @@ def read(
     audit.append(
         session,
         AuditEvent(
-            actor=f"role:{staff.role}",
+            actor=staff.actor,
             action="subject.read",
             subject_id=subject_id,
             details={

@@ -23,6 +23,8 @@ class MessageKind(StrEnum):
     EXTENDED = "extended"
     REJECTED = "rejected"
     COMPLETED = "completed"
+    SIGN_IN = "sign_in"
+    """The code that signs a customer in to manage their consents (no request behind it)."""
 
 
 class Composer(Protocol):
@@ -56,6 +58,12 @@ def plain_english(
             f"We cannot act on your request ({values['ground']}): {values['reason']} "
             "You may lodge a complaint with the supervisory authority and seek a "
             "judicial remedy (Art. 12(4) GDPR).",
+        )
+    if kind is MessageKind.SIGN_IN:
+        return (
+            f"{name}: your sign-in code",
+            f"Your code is {values['code']}. Enter it to manage your consents. It is valid for "
+            f"{values['minutes']} minutes. If you did not ask to sign in, ignore this message.",
         )
     return (
         f"{name}: your request {ref} is answered",

@@ -33,13 +33,21 @@ from dsar.requests.codes import CODE_LIFETIME, MAX_ATTEMPTS
 from dsar.requests.enums import OPEN_STATUSES, RejectionGround, RequestType, Status
 from dsar.requests.errors import AnswerGone
 from dsar.requests.exports import Answers, ExportBuilder, ExportVault
-from dsar.requests.intake import check_details, parse_identity, parse_type
+from dsar.requests.intake import (
+    CHANGES_STATED,
+    as_json,
+    check_changes,
+    check_details,
+    correctable_fields,
+    parse_identity,
+    parse_type,
+)
 from dsar.requests.messages import Composer, MessageKind, plain_english
 from dsar.requests.notifier import MessageStatus, Notifier
 from dsar.requests.outbox import Deliveries, send_due
 from dsar.requests.tables import Outbox, RequestEvent, RequestRow
 from kernel.crypto import hash_secret, new_secret_token, verify_secret
-from kernel.errors import AuthError, Conflict, NotFound, RequestError
+from kernel.errors import AuthError, Conflict, NotFound, RequestError, ValidationFailed
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
 from schemas.models import Strategy
@@ -66,6 +74,8 @@ ANSWER_LIFETIME: Final = timedelta(days=30)
 """How long a closed request's answer (and the requester's token to it) is kept."""
 IDENTITY_KEY_PURPOSE: Final = "requests/identity"
 """Keyring label of the key that hashes a closed request's identifiers and outbox addresses."""
+CODE_KEY_PURPOSE: Final = "requests/codes"
+"""Keyring label of the key one-time codes (requests and sign-ins) are hashed under."""
 EXPORT_KEY_PURPOSE: Final = "requests/export"
 """Keyring label of the key sealing answers of requesters the system of record does not hold."""
 _KEYED: Final = "hmac-sha256:"
@@ -144,6 +154,8 @@ class Requests:
         self._limits = limits
         keys = keyring or Keyring.ephemeral()
         self._identity_key = keys.derive(IDENTITY_KEY_PURPOSE, version=1)
+        self.code_key = keys.derive(CODE_KEY_PURPOSE, version=1)
+        """The key verification codes are hashed under (:func:`kernel.crypto.hash_code`)."""
         self._token_lifetime = token_lifetime
         self._answer_lifetime = answer_lifetime
         self.answers = Answers(
@@ -215,12 +227,29 @@ class Requests:
         digest = hmac.new(self._identity_key, value.encode("utf-8", "surrogatepass"), "sha256")
         return _KEYED + digest.hexdigest()
 
+    def identify(self, identity: Mapping[str, Any]) -> tuple[str, str]:
+        """The one identifier given, as ``(field, normalised value)``; RequestError if not."""
+        return parse_identity(identity, identifiers=self._identifiers, normalise=self._normalise)
+
+    def find_subject(self, session: Session, key: str, value: str) -> str | None:
+        """The subject the system of record holds under ``key`` = ``value``, if any."""
+        return self._find(session, key, value)
+
+    @property
+    def limits(self) -> RateLimits | None:
+        """The rate limits of DESIGN §11 the service charges (None in some tests)."""
+        return self._limits
+
+    def now(self) -> datetime:
+        """The service's clock."""
+        return self._now()
+
     @staticmethod
     def _given(row: RequestRow) -> tuple[str, str]:
         ((key, value),) = row.identity.items()
         return key, str(value)
 
-    def _charge_opening(self, client: str | None, value: str) -> None:
+    def charge_opening(self, client: str | None, value: str) -> None:
         """Count one opening (or new code) per client address and per identifier; 429 over."""
         if self._limits is None:
             return
@@ -228,8 +257,8 @@ class Requests:
             self._limits.hit(Limit.OPEN_PER_CLIENT, client)
         self._limits.hit(Limit.OPEN_PER_IDENTIFIER, value)
 
-    def _message(
-        self, session: Session, *, request_id: str, to: str, subject: str, body: str
+    def queue_message(
+        self, session: Session, *, request_id: str | None, to: str, subject: str, body: str
     ) -> None:
         """Queue a message, or record it suppressed when the identifier's cap is reached."""
         if self._limits is None or self._limits.take(Limit.MESSAGES_PER_IDENTIFIER, to):
@@ -259,6 +288,7 @@ class Requests:
         client: str | None = None,
         defer: bool = False,
         language: str | None = None,
+        changes_later: bool = False,
     ) -> Opened:
         """Receive a request and issue a verification code for it.
 
@@ -267,13 +297,13 @@ class Requests:
         same for everyone. With ``defer`` the code waits in :attr:`Opened.delivery` for
         :meth:`deliver_code`, to be called after answering: a caller that answers someone over
         the network must defer. Without it (the CLI, scripts) the code is queued at once.
+        With ``changes_later`` a rectification may come without ``details.changes``: the
+        verified requester states them with :meth:`state_changes`.
         """
         kind = parse_type(type)
-        key, value = parse_identity(
-            identity, identifiers=self._identifiers, normalise=self._normalise
-        )
-        checked = check_details(self.strategy, kind, details or {})
-        self._charge_opening(client, value)
+        key, value = self.identify(identity)
+        checked = check_details(self.strategy, kind, details or {}, changes_later=changes_later)
+        self.charge_opening(client, value)
         now = self._now()
         row = RequestRow(
             id=secrets.token_hex(16),
@@ -288,7 +318,7 @@ class Requests:
         )
         session.add(row)
         self._record(session, row, Status.RECEIVED, actor="requester", action="dsar.received")
-        code = codes.issue(session, row.id, now=now)
+        code = codes.issue(session, row.id, key=self.code_key, now=now)
         self._record(
             session, row, Status.AWAITING_VERIFICATION, actor="system", action="dsar.code_sent"
         )
@@ -311,8 +341,8 @@ class Requests:
             doing="send a new code for",
         )
         key, value = self._given(row)
-        self._charge_opening(client, value)
-        code = codes.issue(session, row.id, now=self._now(), replace=True)
+        self.charge_opening(client, value)
+        code = codes.issue(session, row.id, key=self.code_key, now=self._now(), replace=True)
         self._record(
             session,
             row,
@@ -336,14 +366,14 @@ class Requests:
         """
         if self._find(session, delivery.key, delivery.value) is None:
             return
-        subject, body = self._words(
+        subject, body = self.words(
             MessageKind.CODE,
             delivery.request_id,
             delivery.language,
             code=delivery.code,
             minutes=int(CODE_LIFETIME.total_seconds() // 60),
         )
-        self._message(
+        self.queue_message(
             session, request_id=delivery.request_id, to=delivery.value, subject=subject, body=body
         )
 
@@ -364,15 +394,12 @@ class Requests:
             # Retry-After of the window that is full.
             self._limits.hit(Limit.WRONG_CODES_PER_IDENTIFIER, value)
         now = self._now()
-        seen = codes.current_hash(session, request_id)
-        if seen is None or not codes.reserve_attempt(session, request_id, code_hash=seen, now=now):
-            session.rollback()
-            raise AuthError(codes.refusal(session, request_id, now=now), request_id=request_id)
-        session.commit()
-        if not verify_secret(code.strip(), seen):
+        guess = codes.check(session, request_id, code, key=self.code_key, now=now)
+        if guess.why is not None:
+            raise AuthError(guess.why, request_id=request_id)
+        if not guess.right:
             if self._limits is not None:
                 self._limits.take(Limit.WRONG_CODES_PER_IDENTIFIER, value)
-            left = codes.attempts_left(session, request_id)
             if self._audit is not None:
                 self._audit.append(
                     session,
@@ -380,24 +407,21 @@ class Requests:
                         actor="requester",
                         action="dsar.verification_failed",
                         request_id=request_id,
-                        details={"attempts_left": left},
+                        details={"attempts_left": guess.left},
                     ),
                     at=now,
                 )
             session.commit()
             then = (
                 ""
-                if left
+                if guess.left
                 else f"; ask for a new code (POST /v1/dsar/{request_id}/resend) or ask "
                 "privacy staff to verify you in person"
             )
             raise AuthError(
-                f"wrong code; {left} attempt{'s' * (left != 1)} left{then}",
+                f"wrong code; {guess.left} attempt{'s' * (guess.left != 1)} left{then}",
                 request_id=request_id,
             )
-        if not codes.spend(session, request_id, code_hash=seen):
-            session.rollback()
-            raise AuthError(codes.refusal(session, request_id, now=now), request_id=request_id)
         return self._mark_verified(session, row, method="code", actor="requester")
 
     def verify_in_person(
@@ -475,6 +499,52 @@ class Requests:
         """Staff take up a verified request."""
         row = self._open_row(session, request_id, allowed={Status.VERIFIED}, doing="start")
         self._record(session, row, Status.IN_PROGRESS, actor=actor, action="dsar.started")
+        return row
+
+    def state_changes(
+        self,
+        session: Session,
+        request_id: str,
+        *,
+        changes: Mapping[str, Any],
+        actor: str = "requester",
+    ) -> RequestRow:
+        """Art. 16: the verified requester states, or replaces, what a rectification corrects.
+
+        Only :func:`~dsar.requests.intake.correctable_fields`, each value checked as the
+        fulfiller checks it (:func:`~dsar.requests.intake.check_changes`); when one is wrong
+        nothing is kept and :class:`ValidationFailed` lists them all. The history and the audit
+        log name the fields, never the values.
+        """
+        row = self._open_row(
+            session,
+            request_id,
+            allowed={Status.VERIFIED, Status.IN_PROGRESS},
+            doing="state the changes of",
+        )
+        if row.type != RequestType.RECTIFICATION:
+            raise Conflict(
+                f"only a rectification has changes to state; this is a {row.type} request",
+                request_id=request_id,
+            )
+        if not changes:
+            why = "give at least one field to correct and its new value"
+            raise ValidationFailed(why, field="changes", problems={"changes": why})
+        allowed = {f"{e}.{f}" for e, fs in correctable_fields(self.strategy).items() for f in fs}
+        region = self.strategy.controller.jurisdiction.upper()
+        clean = check_changes(self.strategy, changes, region=region, allowed=allowed)
+        row.details = {**row.details, "changes": as_json(self.strategy, clean)}
+        refs = sorted(clean)
+        self._record(
+            session,
+            row,
+            Status(row.status),
+            actor=actor,
+            note=f"{CHANGES_STATED}: {', '.join(refs)}",
+            action="dsar.changes_stated",
+            details={"fields": refs},
+        )
+        session.flush()
         return row
 
     def extend(self, session: Session, request_id: str, *, actor: str, reason: str) -> RequestRow:
@@ -560,7 +630,7 @@ class Requests:
         self._record(session, row, Status.COMPLETED, actor=actor, action="dsar.completed")
         return row
 
-    def _words(
+    def words(
         self, kind: MessageKind, request_id: str, language: str | None, **values: Any
     ) -> tuple[str, str]:
         return self._compose(
@@ -577,8 +647,8 @@ class Requests:
     def _tell(self, session: Session, row: RequestRow, kind: MessageKind, **values: Any) -> None:
         _, value = self._given(row)
         if row.subject_id is not None or row.status in {Status.VERIFIED, Status.IN_PROGRESS}:
-            subject, body = self._words(kind, row.id, row.language, **values)
-            self._message(session, request_id=row.id, to=value, subject=subject, body=body)
+            subject, body = self.words(kind, row.id, row.language, **values)
+            self.queue_message(session, request_id=row.id, to=value, subject=subject, body=body)
 
     def _close(self, session: Session, row: RequestRow) -> None:
         """What closing keeps: the token renewed for the answer's lifetime, the identifiers

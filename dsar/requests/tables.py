@@ -28,6 +28,8 @@ __all__ = [
     "RequestEvent",
     "RequestExport",
     "RequestRow",
+    "SignInCode",
+    "SignInRow",
     "VerificationCode",
     "request_metadata",
 ]
@@ -155,6 +157,46 @@ class RequestExport(RequestBase):
     )
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SignInRow(RequestBase):
+    """A customer's sign-in to the privacy center by a code sent to one identifier.
+
+    The identifier is never stored in clear: only which field it was and its keyed hash. The
+    subject is looked up after the answer, when the code is sent (``subject_id`` stays empty
+    for a stranger, who is sent nothing and so can never sign in). A verified sign-in holds the
+    hash of the browser's token until it expires or the customer signs out.
+    """
+
+    __tablename__ = "privacy_signins"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), comment="what the sign-in opens: consents")
+    identity_field: Mapped[str] = mapped_column(String(64))
+    identity_hash: Mapped[str] = mapped_column(String(80), comment="keyed hash, never clear")
+    subject_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+    token_hash: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), index=True, comment="when the sign-in (or its unused code) lapses"
+    )
+    ended_at: Mapped[datetime | None] = mapped_column(comment="signed out")
+
+
+class SignInCode(RequestBase):
+    """The one-time code of a sign-in; like :class:`VerificationCode`, only its hash is kept."""
+
+    __tablename__ = "privacy_signin_codes"
+
+    signin_id: Mapped[str] = mapped_column(
+        ForeignKey("privacy_signins.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 def request_metadata() -> MetaData:

@@ -3,7 +3,7 @@
 Wired into :class:`dsar.requests.Requests` as its composer: the words come from the privacy
 center's catalogues, so a Finnish requester gets Finnish mail, and every message names the
 request (its short reference) and links to ``/privacy/request/<id>`` where the code is entered
-and the answer read.
+and the answer read; a consent sign-in's code links to ``/privacy/consents/sign-in/<id>``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ _SUBJECTS = {
     MessageKind.EXTENDED: N_("%(controller)s: more time for your request %(reference)s"),
     MessageKind.REJECTED: N_("%(controller)s: your request %(reference)s"),
     MessageKind.COMPLETED: N_("%(controller)s: your request %(reference)s is answered"),
+    MessageKind.SIGN_IN: N_("%(controller)s: your code to manage your consents"),
 }
 _BODIES = {
     MessageKind.CODE: N_(
@@ -42,6 +43,11 @@ _BODIES = {
         "We have answered your request %(reference)s. See what was done, and download your "
         "data where you asked for it, on the request's page: %(link)s"
     ),
+    MessageKind.SIGN_IN: N_(
+        "Your code is %(code)s. Enter it here to see and change your consents: %(link)s\n\n"
+        "The code works for %(minutes)s minutes. If you did not ask to sign in, ignore this "
+        "message."
+    ),
 }
 
 
@@ -54,10 +60,12 @@ def mail_composer(public_url: str, *, default: str) -> Composer:
     ) -> tuple[str, str]:
         chosen = language if language in LANGUAGES else default
         gettext = translations(chosen).gettext
-        filled = {
-            **values,
-            "link": f"{base}/privacy/request/{values['request_id']}?lang={chosen}",
-        }
+        page = (
+            f"consents/sign-in/{values['request_id']}"
+            if kind is MessageKind.SIGN_IN
+            else f"request/{values['request_id']}"
+        )
+        filled = {**values, "link": f"{base}/privacy/{page}?lang={chosen}"}
         return gettext(_SUBJECTS[kind]) % filled, gettext(_BODIES[kind]) % filled
 
     return compose

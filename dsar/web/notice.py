@@ -23,7 +23,7 @@ from schemas.enums import SPECIAL_CATEGORIES, Category, LegalBasis, SourceChanne
 from schemas.models import Strategy, Use
 from schemas.primitives import parse_duration
 
-__all__ = ["N_", "Notice", "Purpose", "build_notice"]
+__all__ = ["N_", "Notice", "Purpose", "build_notice", "purpose_title"]
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
@@ -96,6 +96,7 @@ CHANNEL: Final[dict[SourceChannel, str]] = {
     SourceChannel.SOCIAL_MEDIA: N_("social media"),
     SourceChannel.IMPORT: N_("another system of ours"),
     SourceChannel.PARTNER: N_("a partner"),
+    SourceChannel.PRIVACY_CENTER: N_("this privacy center"),
 }
 """How data reached us (Art. 14(2)(f) for what did not come from the person directly)."""
 
@@ -180,7 +181,7 @@ class Notice:
         return max(self.versions, key=lambda v: (v.dated or date.min, v.id))
 
 
-def _title(use: Use) -> str:
+def purpose_title(use: Use) -> str:
     """A heading in the strategy's own words: the description's lead-in, else its first sentence."""
     text = " ".join(use.description.split())
     for stop in (":", "."):
@@ -234,7 +235,7 @@ def build_notice(strategy: Strategy) -> Notice:
         purposes.append(
             Purpose(
                 id=use.id,
-                title=_title(use),
+                title=purpose_title(use),
                 description=use.description,
                 basis=words,
                 article=article,

@@ -56,8 +56,16 @@ def notice_pdf(request: Request, strategy: StrategyDep, notice: NoticeDep) -> Re
 
     language = page_language(request, strategy.controller.language)
     version = notice.current.id if notice.current else "privacy-notice"
+    # The PDF depends only on the strategy and the language: made once per language per app.
+    made: dict[str, bytes] | None = getattr(request.app.state, "privacy_notice_pdf", None)
+    if made is None:
+        made = request.app.state.privacy_notice_pdf = {}
+    if language not in made:
+        made[language] = make_pdf(
+            notice, language=language, strategy_lang=strategy.controller.language
+        )
     return Response(
-        make_pdf(notice, language=language, strategy_lang=strategy.controller.language),
+        made[language],
         media_type="application/pdf",
         headers={
             **SECURITY_HEADERS,

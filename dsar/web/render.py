@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse
 
 from dsar.web.authorities import EDPB_MEMBERS
 from dsar.web.i18n import LANGUAGES, choose_language, language_name, translations
+from schemas.enums import SourceChannel
 from schemas.models import Strategy
 
 __all__ = ["SECURITY_HEADERS", "page_context", "page_language", "render", "render_text"]
@@ -105,7 +106,7 @@ def page_context(request: Request, strategy: Strategy) -> dict[str, Any]:
         "dpo": c.dpo,
         "strategy_lang": c.language,
         "request_page": True,
-        "consent_page": False,  # the consent pages of DESIGN §12 follow
+        "consent_page": any(s.channel is SourceChannel.PRIVACY_CENTER for s in strategy.sources),
         "csrftoken": token() if callable(token) else "",
         "identifiers": list(strategy.system.entities[subject].identifiers) if subject else [],
     }

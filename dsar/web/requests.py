@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,11 +26,20 @@ from dsar.requests.answering import EXPORTABLE, take_answer
 from dsar.requests.codes import attempts_left
 from dsar.requests.enums import Status
 from dsar.requests.errors import AnswerGone
+from dsar.requests.intake import CHANGES_STATED, correctable_fields
 from dsar.requests.service import CodeDelivery
 from dsar.requests.tables import RequestRow
 from dsar.web.render import SECURITY_HEADERS, page_context, page_language, render
 from kernel.db import transaction
-from kernel.errors import AuthError, NotFound, RateLimited, RequestError, TietotieError
+from kernel.errors import (
+    AuthError,
+    Conflict,
+    NotFound,
+    RateLimited,
+    RequestError,
+    TietotieError,
+    ValidationFailed,
+)
 from schemas.models import Strategy
 
 __all__ = ["router"]
@@ -108,6 +118,7 @@ def open_request(
                 client=request.client.host if request.client else None,
                 defer=True,
                 language=page_language(request, strategy.controller.language),
+                changes_later=True,  # a rectification's changes: the form on the request's page
             )
         except RateLimited as exc:
             return _page(
@@ -204,17 +215,54 @@ def request_page(
     row = _verified_row(request, service, session, request_id)
     if row is None:
         return _code_page(request, strategy, session, request_id)
+    return _status_page(request, strategy, row)
+
+
+def _status_page(
+    request: Request,
+    strategy: Strategy,
+    row: RequestRow,
+    *,
+    status_code: int = 200,
+    typed: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The verified request's page; ``typed`` and ``problems`` re-show a refused change form."""
     return _page(
         request,
         strategy,
         "request_status.html",
+        status_code=status_code,
         row=row,
         events=list(row.events),
         result=json.loads(json.dumps(row.result or {}, default=str)),
         downloadable=row.type in EXPORTABLE
         and row.status in {Status.VERIFIED, Status.IN_PROGRESS, Status.COMPLETED},
         today=datetime.now(UTC).date(),
+        **_rectification(strategy, row, typed or {}, problems or {}),
     )
+
+
+def _rectification(
+    strategy: Strategy, row: RequestRow, typed: dict[str, str], problems: dict[str, str]
+) -> dict[str, Any]:
+    """What the status page shows of a rectification: the form, and the changes stated."""
+    rectifying = row.type == RequestType.RECTIFICATION
+    fields = strategy.index.fields
+    stated = (row.details or {}).get("changes", {}) if rectifying else {}
+    return {
+        "correctable": correctable_fields(strategy) if rectifying else {},
+        "subject_entity": strategy.index.subject_entity,
+        "correcting": rectifying and row.status in {Status.VERIFIED, Status.IN_PROGRESS},
+        "stated": [
+            (fields[ref], ref.partition(".")[2], value)
+            for ref, value in stated.items()
+            if ref in fields
+        ],
+        "changes_note": CHANGES_STATED,
+        "typed": typed,
+        "problems": problems,
+    }
 
 
 @router.post("/{request_id}", response_class=HTMLResponse)
@@ -328,3 +376,51 @@ def download(
         media_type="application/json",
         headers=headers,
     )
+
+
+async def _typed_changes(request: Request) -> dict[str, str]:
+    """The change form's filled-in fields (``entity.field``: text); an empty one is unchanged."""
+    form = await request.form()
+    return {
+        name: value.strip()
+        for name, value in form.multi_items()
+        if name != "csrftoken" and isinstance(value, str) and value.strip()
+    }
+
+
+@router.post("/{request_id}/changes", response_class=HTMLResponse)
+def state_changes(
+    request: Request,
+    request_id: str,
+    strategy: StrategyDep,
+    service: RequestsDep,
+    session: SessionDep,
+    typed: Annotated[dict[str, str], Depends(_typed_changes)],
+) -> Response:
+    """Art. 16: the verified requester says what to correct; then back to the request's page."""
+    row = _verified_row(request, service, session, request_id)
+    if row is None or row.type != RequestType.RECTIFICATION:
+        return _code_page(request, strategy, session, request_id, status_code=404)
+    try:
+        service.state_changes(session, request_id, changes=typed)
+    except ValidationFailed as exc:
+        session.rollback()
+        problems = exc.context.get("problems") or {str(exc.context.get("field")): exc.message}
+        return _status_page(request, strategy, row, status_code=422, typed=typed, problems=problems)
+    except Conflict:  # closed meanwhile: the page says where it stands
+        session.rollback()
+        row = service.get(session, request_id)
+        return _status_page(request, strategy, row, status_code=409, problems={"request": "closed"})
+    session.commit()
+    language = page_language(request, strategy.controller.language)
+    return RedirectResponse(
+        f"/privacy/request/{request_id}?lang={language}#stated", status_code=303
+    )
+
+
+@router.get("/{request_id}/changes")
+def changes_page(request: Request, request_id: str, strategy: StrategyDep) -> Response:
+    """The form lives on the request's page (the language links of a refused form lead here)."""
+    language = page_language(request, strategy.controller.language)
+    where = f"/privacy/request/{quote(request_id, safe='')}?lang={language}#correct"
+    return RedirectResponse(where, status_code=303)

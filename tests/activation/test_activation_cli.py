@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from consent.service import record_consent
 from records.store import ingest
+from tests.cli.support import cli_token
 from tests.conftest import ServiceEnv
 from tietotie.app import open_services
 from tietotie.cli import get_app
@@ -25,9 +26,11 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(service_env: ServiceEnv) -> Iterator[Path]:
-    """A fresh database with seven consenting summer-tyre customers of the Espoo branch."""
+def env(service_env: ServiceEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh database with seven consenting summer-tyre customers of the Espoo branch; the
+    commands run with the owner's staff token unless a test gives another."""
     tmp_path = service_env()
+    monkeypatch.setenv("TIETOTIE_TOKEN", cli_token("owner", "Kari Virtanen"))
     services = open_services(get_settings())
     visited = (datetime.now(UTC) - timedelta(days=20)).isoformat()
     with services.sessions() as session, session.begin():
@@ -76,7 +79,9 @@ def env(service_env: ServiceEnv) -> Iterator[Path]:
 
 def test_the_audience_command_writes_the_file_and_says_who_was_left_out(env: Path) -> None:
     out = env / "november.csv"
+    marketing = cli_token("marketing", "Maija Markkinoija")  # the campaign's owner
     args = ["activation", "audience", "november-tyre-campaign", "--out", str(out)]
+    args += ["--token", marketing]
     first = runner.invoke(get_app(), [*args, "--record-send"])
     assert first.exit_code == 0, first.output
     assert "matched 7" in first.output and "final 7" in first.output
@@ -97,8 +102,8 @@ def test_the_audience_command_refuses_a_role_without_the_use(env: Path) -> None:
             "november-tyre-campaign",
             "--out",
             str(env / "x.jsonl"),
-            "--role",
-            "mechanic",
+            "--token",
+            cli_token("mechanic", "Matti Mekaanikko"),
         ],
     )
     assert result.exit_code == 1
@@ -133,8 +138,8 @@ def test_an_identified_report_is_refused_to_a_role_outside_its_audience(env: Pat
             "report",
             "build",
             "tyre-hotel-calls",
-            "--role",
-            "marketing",
+            "--token",
+            cli_token("marketing", "Maija Markkinoija"),
             "--out",
             str(env / "calls.csv"),
         ],
@@ -164,15 +169,17 @@ def test_refusals_on_the_command_line_are_in_the_audit_log(env: Path) -> None:
             "november-tyre-campaign",
             "--out",
             str(env / "x.csv"),
-            "--role",
-            "mechanic",
+            "--token",
+            cli_token("mechanic", "Matti Mekaanikko"),
         ],
     )
+    marketing = cli_token("marketing", "Maija Markkinoija")
     runner.invoke(
         get_app(),
-        ["report", "build", "tyre-hotel-calls", "--role", "marketing", "--out", str(env / "c.csv")],
+        ["report", "build", "tyre-hotel-calls", "--token", marketing, "--out", str(env / "c.csv")],
     )
     refused = [e for e in _actions() if e["action"].endswith(".refused")]
     assert [e["action"] for e in refused] == ["activation.audience.refused", "report.refused"]
-    assert refused[0]["actor"] == "role:mechanic" and refused[1]["actor"] == "role:marketing"
+    assert refused[0]["actor"] == "person:Matti Mekaanikko (role:mechanic)"
+    assert refused[1]["actor"] == "person:Maija Markkinoija (role:marketing)"
     assert "example.fi" not in json.dumps(refused)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from access_policy import compile_policy
 from activation.reporting import build_report
-from audit import AuditLog
+from audit import AuditLog, actor_role
 from kernel.db import make_engine
 from kernel.errors import AccessDenied
 from tests.conftest import ServiceEnv
@@ -98,7 +98,7 @@ def test_reidentifying_stores_the_stated_reason_and_no_token_or_value(client: Te
     )
     assert back.status_code == 200, back.text
     (entry,) = entries(client, "reidentify")
-    assert entry["actor"] == "role:owner"
+    assert actor_role(entry["actor"]) == "owner"
     assert entry["details"] == {"domain": "mailer-suppression", "count": 1, "stated_reason": WHY}
     assert tokens[0] not in json.dumps(log(client))
     assert_no_personal_data(client)
@@ -139,7 +139,7 @@ def test_reidentifying_without_the_duty_is_refused_and_the_refusal_committed(cli
     )
     assert denied.status_code == 403, denied.text
     (entry,) = entries(client, "reidentify.refused")
-    assert entry["actor"] == "role:marketing"
+    assert actor_role(entry["actor"]) == "marketing"
     assert entry["details"] == {
         "domain": "mailer-suppression",
         "count": 1,
@@ -170,7 +170,7 @@ def test_a_report_for_a_role_outside_its_audience_is_refused_in_the_log(client: 
     answer = client.get("/v1/reports/tyre-hotel-calls", headers=staff(client, "marketing"))
     assert answer.status_code == 403, answer.text
     (entry,) = entries(client, "report.refused")
-    assert entry["actor"] == "role:marketing"
+    assert actor_role(entry["actor"]) == "marketing"
     assert entry["details"] == {
         "report": "tyre-hotel-calls",
         "identity": "identified",
@@ -239,15 +239,15 @@ def test_refused_subject_reads_are_audited_with_pseudonymous_ids_only(
     )
     assert typed.status_code == 404
     refused = entries(client, "subject.read.refused")
-    assert [(e["actor"], e["subject_id"], e["details"]) for e in refused] == [
-        ("role:marketing", liisa, {"purpose": "bookkeeping", "reason": "purpose_not_held"}),
+    assert [(actor_role(e["actor"]), e["subject_id"], e["details"]) for e in refused] == [
+        ("marketing", liisa, {"purpose": "bookkeeping", "reason": "purpose_not_held"}),
         (
-            "role:mechanic-vantaa",
+            "mechanic-vantaa",
             liisa,
             {"purpose": "service-history", "reason": "outside_row_filter"},
         ),
         (
-            "role:mechanic-vantaa",
+            "mechanic-vantaa",
             None,
             {"purpose": "service-history", "reason": "no_such_subject"},
         ),

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from records.store import ingest
+from tests.cli.support import cli_token
 from tests.conftest import ServiceEnv
 from tietotie.app import open_services
 from tietotie.cli import get_app
@@ -48,9 +49,12 @@ def test_a_failing_mail_server_shows_as_a_message_to_retry_with_its_reason(
     sent = runner.invoke(get_app(), ["dsar", "send-outbox"])
     assert sent.exit_code == 0, sent.output
     assert "sent 0, to retry later 1, failed 0" in sent.output
-    listed = runner.invoke(get_app(), ["dsar", "outbox", "--json", "--status", "queued"])
+    owner = cli_token("owner", "Kari Virtanen")
+    listed = runner.invoke(
+        get_app(), ["dsar", "outbox", "--json", "--status", "queued", "--token", owner]
+    )
     assert listed.exit_code == 0, listed.output
-    (line,) = listed.output.splitlines()
+    (line,) = listed.stdout.splitlines()
     message = json.loads(line)
     assert message["request_id"] == rid and message["attempts"] == 1
     assert "SMTP 127.0.0.1" in message["last_error"] and message["next_attempt_at"]

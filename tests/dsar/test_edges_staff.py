@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from audit import actor_role
 from kernel.crypto import Pseudonymiser
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
@@ -143,7 +144,7 @@ def test_marketing_cannot_compute_the_tokens_of_the_report_it_receives(
     assert answer.status_code == 403
     assert answer.json()["error"] == "forbidden" and "pseudonymise" in answer.json()["detail"]
     (refused,) = _audit(client, "pseudonymise.refused")
-    assert refused["actor"] == "role:marketing"
+    assert actor_role(refused["actor"]) == "marketing"
     assert refused["details"] == {
         "domain": "reporting",
         "mode": "hmac",

@@ -17,6 +17,9 @@ from kernel.errors import PolicyError
 from records.store import ingest
 from schemas import Strategy, load_strategy
 
+# The privacy center's server and browser, shared with tests/web (one app per binding module).
+from tests.web.conftest import base_url, browser, web_app  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # ══ data-subject requests ═══════════════════════════════════════════════════════════════════
@@ -24,8 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # (the app its scenarios need), which this step uses.
 
 
-def hold_customer(client: TestClient, email: str, *, visit: bool = False) -> str:
-    """Store a customer ``email`` with a summer-tyred car (and a visit); the subject id."""
+def hold_customer(
+    client: TestClient, email: str, *, visit: bool = False, phone: str = "0401234567"
+) -> str:
+    """Store a customer ``email`` with a summer-tyred car (and a visit); the subject id.
+
+    Customers sharing one database need a ``phone`` each: the strategy matches on it.
+    """
     state = client.app.state  # type: ignore[attr-defined]
     with transaction(state.sessions) as session:
         sid = ingest(
@@ -36,7 +44,7 @@ def hold_customer(client: TestClient, email: str, *, visit: bool = False) -> str
             values={
                 "name": "Liisa Virtanen",
                 "email": email,
-                "phone": "0401234567",
+                "phone": phone,
                 "branch": "espoo",
                 "street_address": "Kivitie 3",
                 "postal_code": "02100",

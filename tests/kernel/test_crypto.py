@@ -314,3 +314,22 @@ def test_a_damaged_stored_hash_is_an_error_not_a_mismatch() -> None:
     """verify_secret reports a stored value in no known format."""
     with pytest.raises(CryptoError, match="not in a known format"):
         verify_secret("x", "md5$abc")
+
+
+def test_a_code_hash_is_keyed_bound_to_its_owner_and_reads_old_scrypt_hashes() -> None:
+    """A code's stored hash needs the key to check (a stolen table cannot be brute-forced
+    offline), differs for the same code of another request, and codes stored before keyed
+    hashes (salted scrypt) still verify."""
+    from kernel.crypto import hash_code, verify_code
+
+    key, other_key = b"k" * 32, b"o" * 32
+    stored = hash_code(key, "request-1", "123456")
+    assert stored.startswith("hmac$")
+    assert verify_code(key, "request-1", " 123456 ", stored)
+    assert not verify_code(key, "request-1", "123457", stored)
+    assert not verify_code(other_key, "request-1", "123456", stored)
+    assert not verify_code(key, "request-2", "123456", stored)
+    assert hash_code(key, "request-2", "123456") != stored
+    old = hash_secret("654321", low_entropy=True)
+    assert verify_code(key, "request-1", "654321", old)
+    assert not verify_code(key, "request-1", "654320", old)

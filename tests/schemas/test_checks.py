@@ -142,6 +142,21 @@ CASES = [
         ("  - id: service\n", "  - id: service #!\n"),
     ),
     case(
+        "dpia-required",
+        "2-use.yaml",
+        ("    dpia:\n      ref: DPIA-1\n      done_on: 2026-01-15\n", ""),
+        ("      outcome: Low remaining risk;", "    # outcome: Low remaining risk;"),
+        ("      review_by: 2099-12-31\n", ""),
+        ("  - id: service\n", "  - id: service #!\n"),
+        name="dpia-missing",
+    ),
+    case(
+        "dpia-required",
+        "2-use.yaml",
+        ("      review_by: 2099-12-31\n", "      review_by: 2026-02-15 #!\n"),
+        name="dpia-review-due",
+    ),
+    case(
         "cost-exceeds-value",
         "4-sources.yaml",
         ("cost_eur_per_record: 0.10", "cost_eur_per_record: 100 #!"),
@@ -169,6 +184,13 @@ CASES = [
         "2-use.yaml",
         ("legal_basis: consent", "legal_basis: consent #!"),
         ("4-sources.yaml", "consent_for: [reminders]", "consent_for: []"),
+        ("4-sources.yaml", "consent_for: [reminders]   # the customer's", "consent_for: [] #"),
+    ),
+    case(
+        "consent-not-withdrawable-online",
+        "2-use.yaml",
+        ("legal_basis: consent", "legal_basis: consent #!"),
+        ("4-sources.yaml", "channel: privacy_center", "channel: web_form"),
     ),
     case(
         "consent-for-non-consent-use",

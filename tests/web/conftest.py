@@ -38,10 +38,9 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     return make_app(tmp_path_factory.mktemp("privacy"))
 
 
-@pytest.fixture(scope="module")
-def base_url(web_app: FastAPI) -> Iterator[str]:
-    """``web_app`` served over real HTTP on a free loopback port."""
-    config = uvicorn.Config(web_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+def serve(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` over real HTTP on a free loopback port; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -54,6 +53,12 @@ def base_url(web_app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(web_app: FastAPI) -> Iterator[str]:
+    """``web_app`` served over real HTTP on a free loopback port."""
+    yield from serve(web_app)
 
 
 @pytest.fixture(scope="module")

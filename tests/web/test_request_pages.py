@@ -224,3 +224,28 @@ def test_a_customer_makes_and_verifies_a_request_with_the_keyboard_alone(
     page.screenshot(path=SHOTS / f"request-status-{language}.png", full_page=True)
     assert page.locator("a.button[href$='format=json']").is_visible()
     context.close()
+
+
+def test_the_json_api_writes_the_code_in_the_language_asked_for(web_app: FastAPI) -> None:
+    """``POST /v1/dsar`` takes ``language``, else Accept-Language: the code mail follows."""
+    _customer(web_app, "api.lang@example.fi")
+    client = TestClient(web_app)
+    said = client.post(
+        "/v1/dsar",
+        json={"type": "access", "identity": {"email": "api.lang@example.fi"}, "language": "en"},
+    )
+    assert said.status_code == 202
+    mail = _mail(web_app, said.json()["id"])
+    assert mail is not None and "Your code is" in mail.body
+    heard = client.post(
+        "/v1/dsar",
+        json={"type": "access", "identity": {"email": "api.lang@example.fi"}},
+        headers={"Accept-Language": "sv-FI,sv;q=0.9"},
+    )
+    mail = _mail(web_app, heard.json()["id"])
+    assert mail is not None and "Din kod" in mail.body
+    wrong = client.post(
+        "/v1/dsar",
+        json={"type": "access", "identity": {"email": "api.lang@example.fi"}, "language": "de"},
+    )
+    assert wrong.status_code == 422

@@ -2,7 +2,9 @@
 
 Rows go to files (or, for reports without ``--out``, to standard output); the numbers (matched,
 excluded by reason, final; groups and suppressed groups) go to standard error, so a pipe gets
-only data.
+only data. Building an audience or a report reads personal data, so it runs with a staff token
+(``--token`` or ``TIETOTIE_TOKEN``): the token's role is the one the output is for, and the
+audit log names its holder. ``--role`` stays as a check that the token is of that role.
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ from activation.reporting import DEFAULT_K, Period, build_report
 from audit import AuditEvent
 from kernel.errors import PolicyError, TietotieError
 from tietotie.commands.service import open_from_cli
+from tietotie.commands.staff import TokenOption, acting_staff
 from tietotie.commands.strategy import StrategyOption
 
 __all__ = ["register"]
 
 RoleOption = Annotated[
     str | None,
-    typer.Option("--role", "-r", help="Role the output is for (it must hold the use)."),
+    typer.Option(
+        "--role",
+        "-r",
+        help="Check that the token is of this role (the token decides the role the output is "
+        "for; it must hold the use).",
+    ),
 ]
 
 
@@ -65,15 +73,17 @@ def register(app: typer.Typer) -> None:
                 "recipient's one-click unsubscribe link (RFC 8058).",
             ),
         ] = False,
+        token: TokenOption = None,
         strategy: StrategyOption = None,
     ) -> None:
-        """Write the lawful audience of an activation now, and say who was left out and why."""
+        """Write the lawful audience of an activation now, for the token's role, and say who
+        was left out and why."""
         services = open_from_cli(strategy)
-        spec = services.strategy.index.activations.get(activation_id)
+        staff = acting_staff(services, token, role=role)
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         try:
             fmt = format_for(out)
-            chosen = role or (spec.owner if spec is not None else "")
+            chosen = staff.role
             with services.sessions() as session:
                 try:
                     run = audience(
@@ -83,7 +93,7 @@ def register(app: typer.Typer) -> None:
                         activation_id,
                         role=chosen,
                         record_sends=record_send,
-                        audit=services.audit,
+                        audit=staff.audit_as(services.audit),
                         links=services.links,
                     )
                 except PolicyError as exc:
@@ -91,7 +101,7 @@ def register(app: typer.Typer) -> None:
                     services.audit.append(
                         session,
                         AuditEvent(
-                            actor=f"role:{chosen}",
+                            actor=staff.actor,
                             action="activation.audience.refused",
                             details={
                                 "activation": activation_id,
@@ -152,6 +162,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         role: RoleOption = None,
+        token: TokenOption = None,
         k: Annotated[
             int, typer.Option("--k", min=1, help="Smallest group an aggregated report shows.")
         ] = DEFAULT_K,
@@ -160,8 +171,11 @@ def register(app: typer.Typer) -> None:
         ] = Period.MONTH,
         strategy: StrategyOption = None,
     ) -> None:
-        """Build a report at its declared identity level (role default: its first audience)."""
+        """Build a report at its declared identity level, for the token's role (it must be in
+        the report's audience)."""
         services = open_from_cli(strategy)
+        staff = acting_staff(services, token, role=role)
+        audit = staff.audit_as(services.audit)
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         try:
             chosen = fmt or (format_for(out) if out is not None else OutputFormat.CSV)
@@ -174,11 +188,11 @@ def register(app: typer.Typer) -> None:
                         services.store,
                         compile_policy(services.strategy),
                         report_id,
-                        role=role,
+                        role=staff.role,
                         pseudonymiser=services.crypto.pseudonymiser,
                         k=k,
                         period=period,
-                        audit=services.audit,
+                        audit=audit,
                     )
                 except PolicyError:
                     session.commit()  # the refusal's audit entry stays, the error goes on
@@ -187,7 +201,7 @@ def register(app: typer.Typer) -> None:
                     write_rows(build.rows(session), build.columns, sys.stdout, chosen)
                 else:
                     write_file(build.rows(session), build.columns, out, chosen)
-                build.audit(session, services.audit)
+                build.audit(session, audit)
                 session.commit()
             drawn = write_chart(build, chart) if chart is not None else False
         except TietotieError as exc:

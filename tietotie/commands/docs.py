@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,7 @@ from tietotie.commands.compile import load_valid_strategy
 from tietotie.commands.service import open_from_cli
 from tietotie.commands.strategy import StrategyOption, resolve_strategy
 from tietotie.docsite import DEFAULT_OUT, DocsBuildError, build_site, serve_site
+from tietotie.docsite.breaches import published_register
 from tietotie.docsite.figures import ReportFigure, build_figures
 
 __all__ = ["register"]
@@ -42,7 +43,8 @@ WithDataOption = Annotated[
     typer.Option(
         "--with-data",
         help="Build the aggregated reports from the database (TIETOTIE_DATABASE_URL) and show "
-        "their numbers and charts on the reports page; groups under k are suppressed.",
+        "their numbers and charts on the reports page (groups under k are suppressed), and "
+        "list the breach register's entries on its page.",
     ),
 ]
 KOption = Annotated[
@@ -69,6 +71,21 @@ def _figures(path: Path, with_data: bool, k: int) -> dict[str, ReportFigure] | N
             err=True,
         )
     return figures
+
+
+def _register_entries(path: Path, with_data: bool) -> list[Any] | None:
+    """The breach register's entries for its page, when asked for data (facts and counts only:
+    the page leaves out every free text)."""
+    if not with_data:
+        return None
+    from governance.breach import list_breaches
+
+    services = open_from_cli(path)
+    try:
+        with services.sessions() as session:
+            return list_breaches(session)
+    finally:
+        services.engine.dispose()
 
 
 def register(app: typer.Typer) -> None:
@@ -110,7 +127,8 @@ def build_command(
     console = Console(stderr=True, highlight=False)
     load_valid_strategy(path, console)
     figures = _figures(path, with_data, k)
-    with _mkdocs_log(verbose):
+    entries = _register_entries(path, with_data)
+    with _mkdocs_log(verbose), published_register(entries):
         try:
             site = build_site(strategy=path, out=out, config_file=config_file, figures=figures)
         except DocsBuildError as exc:
@@ -134,7 +152,8 @@ def serve_command(
     path = resolve_strategy(None, strategy)
     load_valid_strategy(path, Console(stderr=True, highlight=False))
     figures = _figures(path, with_data, k)
-    with _mkdocs_log(False):
+    entries = _register_entries(path, with_data)
+    with _mkdocs_log(False), published_register(entries):
         try:
             serve_site(strategy=path, config_file=config_file, dev_addr=dev_addr, figures=figures)
         except DocsBuildError as exc:

@@ -55,10 +55,12 @@ def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -
         typer.echo(f"revoked {earlier} staff token(s) printed by an earlier `make run`")
     base = f"http://{host}:{port}"
     typer.echo(
-        f"\n  privacy      {base}/privacy  (customers: the notice, requests, unsubscribing)\n"
+        f"\n  privacy      {base}/privacy  (customers: the notice, requests, consents)\n"
+        f"  desk         {base}/desk  (privacy staff: sign in with the token below)\n"
         f"  API docs     {base}/docs\n  OpenAPI      {base}/openapi.json\n"
         f"  health       {base}/health\n  staff token  {token}  (role {role})\n\n"
         f"  try: curl -H 'Authorization: Bearer {token}' {base}/v1/policy/matrix\n"
+        f"  CLI: TIETOTIE_TOKEN={token} tietotie dsar list\n"
     )
     services.engine.dispose()
 

@@ -1,58 +1,68 @@
-"""`tietotie audit …`, `tietotie dsar …` and `tietotie retention run`: the service from a shell."""
+"""`tietotie audit …` and `tietotie retention run`: the service from a shell (the `dsar`
+group is in :mod:`tietotie.commands.subject_requests`)."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Engine
 
 from audit import MAX_SEQ
-from dsar.requests import MessageStatus, Outbox
 from kernel.errors import TietotieError
 from records.retention import run_retention, shred_removed
+from schemas.enums import Duty
+from tietotie.commands.staff import TokenOption, acting_staff, columns
 from tietotie.commands.strategy import StrategyOption
 from tietotie.settings import get_settings
 from tietotie.wiring import Services
 
-__all__ = ["open_from_cli", "register"]
+__all__ = ["close_opened", "open_from_cli", "register"]
 
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+_opened: list[Engine] = []
+"""Engines :func:`open_from_cli` opened for the running command."""
 
 
 def open_from_cli(strategy: Path | None) -> Services:
-    """The services for a command, with ``--strategy`` applied; errors exit 1 with the reason."""
+    """The services for a command, with ``--strategy`` applied; errors exit 1 with the reason.
+
+    Their database connections are closed when the command ends.
+    """
     from tietotie.app import open_services
 
     settings = get_settings()
     if strategy is not None:
         settings = settings.model_copy(update={"strategy": strategy})
     try:
-        return open_services(settings)
+        services = open_services(settings)
     except TietotieError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc.message}", highlight=False)
         raise typer.Exit(1) from None
+    _opened.append(services.engine)
+    return services
+
+
+def close_opened() -> None:
+    """Close the database connections of every command's services (the root callback
+    registers this to run when the command ends)."""
+    while _opened:
+        _opened.pop().dispose()
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `audit`, `dsar` and `retention` groups."""
+    """Add the `audit` and `retention` groups."""
     audit = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
-    dsar = typer.Typer(help="Data-subject requests.", no_args_is_help=True)
     retention = typer.Typer(help="Retention of records (Art. 5(1)(e)).", no_args_is_help=True)
     app.add_typer(audit, name="audit")
-    app.add_typer(dsar, name="dsar")
     app.add_typer(retention, name="retention")
 
     @audit.command("verify")
     def audit_verify(strategy: StrategyOption = None) -> None:
-        """Walk the chain; exit 1 and list every edited, removed, reordered or cut-off entry."""
+        """Walk the chain; exit 1 and list every edited, removed, reordered or cut-off entry.
+
+        Needs no token: it shows counts and sequence numbers only."""
         services = open_from_cli(strategy)
         with services.sessions() as session:
             result = services.audit.verify(session)
@@ -69,109 +79,37 @@ def register(app: typer.Typer) -> None:
 
     @audit.command("log")
     def audit_log(
+        token: TokenOption = None,
         strategy: StrategyOption = None,
         after: Annotated[int, typer.Option(min=0, max=MAX_SEQ, help="Entries after this seq.")] = 0,
         limit: Annotated[int, typer.Option(help="How many entries.")] = 50,
         request: Annotated[str | None, typer.Option(help="Only this request id.")] = None,
     ) -> None:
-        """Print a page of the audit log."""
+        """Print a page of the audit log (duty audit): who acted, by name and role, on which
+        pseudonymous subject or request; ids are never cut."""
         services = open_from_cli(strategy)
-        table = Table("seq", "at", "actor", "action", "subject", "request", "details")
+        acting_staff(services, token, duties=[Duty.AUDIT])
         with services.sessions() as session:
-            for e in services.audit.entries(session, after=after, limit=limit, request_id=request):
-                table.add_row(
+            rows = [
+                (
                     str(e.seq),
                     e.at,
                     e.actor,
                     e.action,
-                    e.subject_id or "",
-                    e.request_id or "",
+                    e.subject_id or "-",
+                    e.request_id or "-",
                     e.details,
                 )
-        Console().print(table)
-
-    @dsar.command("outbox")
-    def outbox(
-        strategy: StrategyOption = None,
-        request: Annotated[str | None, typer.Option(help="Only this request id.")] = None,
-        status: Annotated[
-            MessageStatus | None, typer.Option(help="Only messages in this state.")
-        ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
-    ) -> None:
-        """Every message to requesters and its state: held for staff (no SMTP configured),
-        queued, sent, failed (with the last error) or suppressed (over the message cap)."""
-        services = open_from_cli(strategy)
-        query = select(Outbox).order_by(Outbox.id)
-        if request:
-            query = query.where(Outbox.request_id == request)
-        if status is not None:
-            query = query.where(Outbox.status == status)
-        with services.sessions() as session:
-            rows = list(session.execute(query).scalars())
-        if as_json:
-            for r in rows:
-                typer.echo(
-                    json.dumps(
-                        {
-                            "at": r.at.isoformat(),
-                            "status": r.status,
-                            "attempts": r.attempts,
-                            "next_attempt_at": _iso(r.next_attempt_at),
-                            "sent_at": _iso(r.sent_at),
-                            "last_error": r.last_error,
-                            "to": r.to,
-                            "subject": r.subject,
-                            "body": r.body,
-                            "request_id": r.request_id,
-                        },
-                        ensure_ascii=False,
-                    )
+                for e in services.audit.entries(
+                    session, after=after, limit=limit, request_id=request
                 )
-            return
-        table = Table("at", "status", "tries", "to", "request", "subject", "body", "last error")
-        for r in rows:
-            table.add_row(
-                r.at.isoformat(timespec="seconds"),
-                r.status,
-                str(r.attempts),
-                r.to,
-                r.request_id or "",
-                r.subject,
-                r.body,
-                r.last_error or "",
+            ]
+        if not rows:
+            typer.echo(
+                f"no audit entry after {after}" + (f" for request {request}" if request else "")
             )
-        Console().print(table)
-
-    @dsar.command("send-outbox")
-    def send_outbox(
-        strategy: StrategyOption = None,
-        limit: Annotated[int, typer.Option(min=1, help="At most this many messages.")] = 200,
-    ) -> None:
-        """Deliver queued messages that are due (retries included); for a scheduler, e.g.
-        every minute. Exits 1 when a message failed for good (see `tietotie dsar outbox`)."""
-        services = open_from_cli(strategy)
-        with services.sessions() as session:
-            done = services.requests.send_outbox(session, limit=limit)
-        typer.echo(f"sent {done.sent}, to retry later {done.retrying}, failed {done.failed}")
-        if done.failed:
-            raise typer.Exit(1)
-
-    @dsar.command("list")
-    def nearing(
-        strategy: StrategyOption = None,
-        within: Annotated[int, typer.Option(help="Due within this many days.")] = 7,
-    ) -> None:
-        """Open requests nearing their deadline, overdue first."""
-        services = open_from_cli(strategy)
-        with services.sessions() as session:
-            rows = services.requests.nearing_deadline(session, within_days=within)
-            table = Table("due", "id", "type", "status", "extended")
-            for r in rows:
-                table.add_row(
-                    r.due_at.isoformat(), r.id, r.type, r.status, "yes" if r.extended else ""
-                )
-        Console().print(table)
+            return
+        typer.echo(columns(("seq", "at", "actor", "action", "subject", "request", "details"), rows))
 
     @retention.command("run")
     def retention_run(

@@ -13,6 +13,9 @@ from pydantic import BaseModel, SecretStr
 __all__ = ["environment_names", "register", "unknown_variables", "warn_unknown"]
 
 _PREFIX = "TIETOTIE_"
+_CLI_VARIABLES = {"TIETOTIE_TOKEN": "token"}
+"""Variables only the command line reads, not the service: ``TIETOTIE_TOKEN``, the staff
+token commands that read personal data or act on requests run with (like ``--token``)."""
 
 
 def _walk(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str]]:
@@ -34,10 +37,11 @@ def _is_group(annotation: Any) -> bool:
 
 
 def environment_names() -> dict[str, str]:
-    """Every environment variable tietotie reads, mapped to its setting's dotted name."""
+    """Every environment variable tietotie reads, mapped to its setting's dotted name (the
+    command line's own variables included)."""
     from tietotie.settings import Settings
 
-    return {variable: setting for setting, variable in _walk(Settings, _PREFIX)}
+    return {variable: setting for setting, variable in _walk(Settings, _PREFIX)} | _CLI_VARIABLES
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
@@ -47,9 +51,19 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
     out: list[tuple[str, str | None]] = []
     for variable in sorted(environ):
         if variable.startswith(_PREFIX) and variable not in known and not _internal(variable):
-            near = difflib.get_close_matches(variable, list(known), n=1, cutoff=0.6)
-            out.append((variable, near[0] if near else None))
+            out.append((variable, _nearest(variable, list(known))))
     return out
+
+
+def _nearest(variable: str, known: list[str]) -> str | None:
+    """The real name meant: one the variable abbreviates (``TIETOTIE_ENV``), else the closest."""
+    stem = variable.removeprefix(_PREFIX)
+    if len(stem) >= 3:
+        longer = sorted(k for k in known if k.removeprefix(_PREFIX).startswith(stem))
+        if longer:
+            return min(longer, key=len)
+    near = difflib.get_close_matches(variable, known, n=1, cutoff=0.6)
+    return near[0] if near else None
 
 
 def _internal(variable: str) -> bool:
@@ -81,7 +95,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every setting, its environment variable, its value and where it came from.
 
-        Secrets are shown only as set or unset. Variables starting with TIETOTIE_ that name no
+        Secrets are shown only as set or unset, TIETOTIE_TOKEN (the staff token of commands
+        that read personal data) among them. Variables starting with TIETOTIE_ that name no
         setting are listed too, with the nearest real name.
         """
         import json
@@ -107,6 +122,16 @@ def register(app: typer.Typer) -> None:
                     "variable": variable,
                     "value": _shown(value),
                     "from": "environment" if from_env else "default",
+                }
+            )
+        for variable, setting in _CLI_VARIABLES.items():
+            given = os.environ.get(variable)
+            rows.append(
+                {
+                    "setting": setting,
+                    "variable": variable,
+                    "value": "(set, hidden)" if given else "(unset)",
+                    "from": "environment" if given else "default",
                 }
             )
         unknown = [{"variable": v, "did_you_mean": near} for v, near in unknown_variables()]

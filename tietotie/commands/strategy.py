@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from schemas import Finding, LoadResult, Strategy, validate
+from schemas import Finding, LoadResult, Severity, Strategy, validate
 from tietotie.settings import get_settings
 
 __all__ = ["register", "resolve_strategy", "summary"]
@@ -123,13 +124,20 @@ def register(app: typer.Typer) -> None:
         output: Annotated[
             OutputFormat, typer.Option("--format", "-f", help="text for people, json for tools.")
         ] = OutputFormat.TEXT,
+        strict: Annotated[
+            bool,
+            typer.Option("--strict", help="Treat warnings as errors, for CI: any finding exits 1."),
+        ] = False,
     ) -> None:
         """Check the strategy: every finding with file:line:col, rule id and what to do.
 
-        Exits 0 when clean (warnings allowed), 1 on errors, 2 on usage errors.
+        Exits 0 when clean (warnings allowed; with --strict, none), 1 on errors, 2 on usage
+        errors.
         """
         path = resolve_strategy(directory, strategy)
         result = validate(str(path))
+        if strict:
+            result.findings[:] = [replace(f, severity=Severity.ERROR) for f in result.findings]
         if output is OutputFormat.JSON:
             body = {
                 "strategy": str(path),

@@ -14,6 +14,7 @@ from mkdocs.exceptions import Abort, MkDocsException
 
 from tietotie.docsite.errors import DocsBuildError
 from tietotie.docsite.figures import ReportFigure, published
+from tietotie.docsite.hooks import public_url_setting
 from tietotie.docsite.site import load_checked_strategy
 
 __all__ = ["DEFAULT_OUT", "build_site", "find_config", "serve_site"]
@@ -68,6 +69,7 @@ def build_site(
     if not strategy.exists():
         raise DocsBuildError(f"no strategy at {strategy}", file=str(strategy))
     load_checked_strategy(strategy)  # a clear error here, rather than mkdocs' "Aborted"
+    public_url_setting()  # likewise
     config_path = find_config(config_file)
     with _strategy_env(strategy), published(dict(figures) if figures is not None else None):
         try:
@@ -93,6 +95,7 @@ def serve_site(
     :func:`build_site`, built once when the server starts)."""
     if not strategy.exists():
         raise DocsBuildError(f"no strategy at {strategy}", file=str(strategy))
+    public_url_setting()  # a clear error here, rather than mkdocs' "Aborted"
     config_path = find_config(config_file)
     with _strategy_env(strategy), published(dict(figures) if figures is not None else None):
         try:

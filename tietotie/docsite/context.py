@@ -23,10 +23,12 @@ PAGES: dict[str, str] = {
     "activations": "strategy/activations.md",
     "fields": "fields/index.md",
     "ropa": "registers/ropa.md",
+    "dpia": "registers/dpia.md",
     "retention": "registers/retention.md",
     "access": "registers/access.md",
     "consent": "registers/consent.md",
     "requests": "registers/requests.md",
+    "breaches": "registers/breaches.md",
     "api": "guides/api.md",
 }
 """Docs-relative paths of the generated pages; the URLs follow from them and stay stable."""
@@ -52,6 +54,8 @@ class Context:
     strategy: Strategy
     labels: Labels
     page: str = "index.md"
+    public_url: str | None = None
+    """Where customers reach the service (``TIETOTIE_PUBLIC_URL``), when it is set."""
 
     @property
     def index(self) -> StrategyIndex:
@@ -61,7 +65,7 @@ class Context:
     def on(self, page_key_or_path: str) -> Context:
         """The same context, writing the page ``page_key_or_path``."""
         path = PAGES.get(page_key_or_path, page_key_or_path)
-        return Context(self.strategy, self.labels, path)
+        return Context(self.strategy, self.labels, path, self.public_url)
 
     def to(self, target: str, anchor: str = "") -> str:
         """A link target from the current page to a page key or path."""

@@ -1,9 +1,10 @@
 """mkdocs hooks (registered in mkdocs.yml): generate the strategy's pages into the build.
 
 The strategy comes from ``TIETOTIE_STRATEGY`` (``tietotie docs build --strategy`` sets it),
-else ``strategy/`` beside mkdocs.yml. Pages are virtual files (``File.generated``), so nothing
-generated is ever written into ``docs/``, and ``mkdocs build --strict`` checks their links
-and anchors like any hand-written page.
+else ``strategy/`` beside mkdocs.yml; the requests page links to the privacy center at
+``TIETOTIE_PUBLIC_URL`` when the service's settings set it. Pages are virtual files
+(``File.generated``), so nothing generated is ever written into ``docs/``, and ``mkdocs build
+--strict`` checks their links and anchors like any hand-written page.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from pydantic import ValidationError
 
 from schemas import RULES, Strategy
 from tietotie.docsite.api import openapi_spec
 from tietotie.docsite.errors import DocsBuildError
 from tietotie.docsite.figures import current
+from tietotie.docsite.requests import privacy_center_url
 from tietotie.docsite.rules import rules_markdown
 from tietotie.docsite.site import GeneratedSite, generate_site, load_checked_strategy
+from tietotie.settings import Settings
 
 __all__ = [
     "HOME_MARKER",
@@ -32,6 +36,7 @@ __all__ = [
     "on_config",
     "on_files",
     "on_page_markdown",
+    "public_url_setting",
     "resolve_strategy_path",
 ]
 
@@ -72,6 +77,28 @@ def _openapi(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def public_url_setting() -> str | None:
+    """``TIETOTIE_PUBLIC_URL`` as the service reads it, or None when it is not set.
+
+    Raises :class:`DocsBuildError` naming the setting when it is not a web address.
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise DocsBuildError(f"the service's settings (TIETOTIE_*) are not valid: {exc}") from exc
+    if "public_url" not in settings.model_fields_set:
+        return None
+    privacy_center_url(settings.public_url)  # a clear error here, not a broken link
+    return settings.public_url
+
+
+def _public_url() -> str | None:
+    try:
+        return public_url_setting()
+    except DocsBuildError as exc:
+        raise PluginError(exc.message) from exc
+
+
 @event_priority(100)  # before material's search plugin reads theme.language
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     """Load and check the strategy, generate its pages, and localise the theme and nav."""
@@ -82,6 +109,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         use_directory_urls=config.use_directory_urls,
         openapi=_openapi(path),
         figures=current() or None,
+        public_url=_public_url(),
     )
     _state["site"] = site
     config.site_name = site.site_name

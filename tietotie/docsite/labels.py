@@ -27,10 +27,12 @@ _WORDS: dict[str, tuple[str, str]] = {
     "fields": ("Kenttäluettelo", "Field catalogue"),
     "registers": ("Selosteet", "Registers"),
     "ropa": ("Käsittelytoimien seloste", "Record of processing activities"),
+    "dpia": ("Vaikutustenarvioinnin tarve", "DPIA screening"),
     "retention": ("Säilytysajat", "Retention schedule"),
     "access": ("Käyttöoikeusmatriisi", "Access matrix"),
     "consent": ("Suostumukset", "Consent purposes"),
     "requests": ("Rekisteröidyn pyynnöt", "Making a request"),
+    "breaches": ("Tietoturvaloukkaukset", "Personal data breaches"),
     "guides": ("Ohjeet", "Guides"),
     "api": ("API-kuvaus", "API reference"),
     # the seven steps, one word each (the road's column heads)
@@ -349,6 +351,7 @@ _VALUES: dict[str, dict[str, tuple[str, str]]] = {
         "social_media": ("sosiaalinen media", "social media"),
         "import": ("tuonti", "import"),
         "partner": ("kumppani", "partner"),
+        "privacy_center": ("tietosuojasivut", "privacy center"),
     },
     "activation_channel": {
         "email": ("sähköposti", "email"),

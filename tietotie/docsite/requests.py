@@ -1,12 +1,23 @@
-"""How a customer makes a request under chapter III GDPR: the six rights, where, and deadlines."""
+"""How a customer makes a request under chapter III GDPR: the six rights, where, and deadlines.
+
+Customers act in the privacy center the service serves under ``/privacy`` (DESIGN §12); the
+page links to it at ``TIETOTIE_PUBLIC_URL`` when that is set, and otherwise says how to set it.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Final
+from urllib.parse import urlsplit
+
 from schemas.enums import UseKind
 from tietotie.docsite.context import Context
+from tietotie.docsite.errors import DocsBuildError
 from tietotie.docsite.md import code, esc, heading, link, table
 
-__all__ = ["requests_page"]
+__all__ = ["CENTER_PAGES", "privacy_center_url", "requests_page"]
+
+CENTER_PAGES: Final = ("/privacy/request", "/privacy/consents", "/privacy/notice")
+"""The privacy center's pages the requests page names: requests, consents, the notice."""
 
 # type (as POST /v1/dsar takes it) → article, (fi title, fi text), (en title, en text)
 _RIGHTS: list[tuple[str, str, tuple[str, str], tuple[str, str]]] = [
@@ -97,10 +108,39 @@ _TEXT = {
         "päättää niistä EU:n yleisen tietosuoja-asetuksen (GDPR) III luvun mukaan. "
         "Pyynnön tekeminen on maksutonta (art. 12(5)).",
         "rights": "Kuusi oikeutta",
-        "where": "Mihin pyyntö lähetetään",
-        "where_text": "Pyynnön voi lähettää sähköpostitse, kirjeellä tai esittää "
-        "asiointipisteessä. Henkilökunta kirjaa sen palveluun, joka laskee "
-        "määräajan ja pitää kirjaa jokaisesta vaiheesta.",
+        "where": "Missä asiakas tekee pyynnön",
+        "where_text": "Asiakas tekee pyynnön itse tietosuojasivuilla osoitteessa {url}. "
+        "Siellä hän myös seuraa pyyntöään ja hallitsee suostumuksiaan:",
+        "where_unset": "Asiakas tekee pyynnön itse tietosuojasivuilla, jotka tämä palvelu "
+        "tarjoaa polussa {path} (esimerkiksi {example}). Siellä hän myös seuraa "
+        "pyyntöään ja hallitsee suostumuksiaan:",
+        "set_url": "Kun ympäristömuuttujaan {var} asetetaan osoite, josta asiakkaat "
+        "tavoittavat palvelun, ja sivusto rakennetaan uudelleen ({command}), tällä sivulla "
+        "on suorat linkit.",
+        "page": "Sivu",
+        "address_col": "Osoite",
+        "what": "Mitä asiakas siellä tekee",
+        "center_rows": [
+            (
+                "Pyyntö",
+                "valitsee oikeuden ja antaa yhden tunnisteen ({identifiers}); sinne "
+                "lähetetään koodi, joka syötetään pyynnön omalla sivulla. Sivulla näkyvät "
+                "tila, määräpäivä, henkilökunnan viestit ja ladattava vastaus.",
+            ),
+            (
+                "Suostumukset",
+                "kirjautuu koodilla ja antaa tai peruu kunkin suostumuksen yhdellä napsautuksella.",
+            ),
+            (
+                "Tietosuojaseloste",
+                "lukee strategiasta tuotetun tietosuojaselosteen (art. 13 ja 14), myös "
+                "tulostettavana.",
+            ),
+        ],
+        "other_ways": "Pyyntö on yhtä pätevä, jos asiakas tekee sen muuten, esimerkiksi "
+        "sähköpostitse, kirjeellä tai asiointipisteessä. Henkilökunta kirjaa sen "
+        "palveluun, joka laskee määräajan ja pitää kirjaa jokaisesta vaiheesta, ja "
+        "ohjaa asiakkaan seuraamaan pyyntöä tietosuojasivuille. Yhteystiedot:",
         "api": "Palvelussa pyyntö avataan kutsulla {call}, jossa {type} on yksi "
         "oikeuksista ({types}).",
         "identity": "Henkilöllisyyden varmistaminen",
@@ -147,9 +187,38 @@ _TEXT = {
         "decide on it under chapter III of the General Data Protection Regulation "
         "(GDPR). Making a request is free of charge (Art. 12(5)).",
         "rights": "The six rights",
-        "where": "Where to send a request",
-        "where_text": "A request can be sent by email or post, or made in person. Staff "
-        "record it in the service, which counts the deadline and logs every step.",
+        "where": "Where customers make a request",
+        "where_text": "Customers make requests themselves in the privacy center at {url}, "
+        "where they also follow them and manage their consents:",
+        "where_unset": "Customers make requests themselves in the privacy center, which "
+        "this service serves under the path {path} (for example {example}), where they also "
+        "follow them and manage their consents:",
+        "set_url": "Set {var} to the address customers reach the service at and rebuild "
+        "this site ({command}) for direct links here.",
+        "page": "Page",
+        "address_col": "Address",
+        "what": "What the customer does there",
+        "center_rows": [
+            (
+                "Request",
+                "chooses the right and gives one identifier ({identifiers}); a code is sent "
+                "there and entered on the request's own page, which then shows the status, "
+                "the due date, staff's messages and the answer to download.",
+            ),
+            (
+                "Consents",
+                "signs in with a code and gives or withdraws each consent with one click.",
+            ),
+            (
+                "Privacy notice",
+                "reads the privacy notice generated from the strategy (Art. 13 and 14), also "
+                "printable.",
+            ),
+        ],
+        "other_ways": "A request made any other way, for example by email, by post or in "
+        "person, is just as valid. Staff record it in the service, which counts the "
+        "deadline and logs every step, and point the customer to the privacy center to "
+        "follow it. Contact details:",
         "api": "In the service a request is opened with {call}, where {type} is one of the "
         "rights ({types}).",
         "identity": "Identity verification",
@@ -192,8 +261,62 @@ _TEXT = {
 }
 
 
+def privacy_center_url(public_url: str) -> str:
+    """The privacy center's address on the service at ``public_url`` (``…/privacy``).
+
+    Raises :class:`DocsBuildError` naming ``TIETOTIE_PUBLIC_URL`` when it is not an
+    ``http(s)://host`` address.
+    """
+    return _service_root(public_url) + "/privacy"
+
+
+def _service_root(public_url: str) -> str:
+    parts = urlsplit(public_url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise DocsBuildError(
+            "TIETOTIE_PUBLIC_URL must be the address customers reach the service at, "
+            "http(s)://host[:port][/path] without a query, e.g. https://privacy.example.fi; "
+            f"got {public_url!r}",
+            field="TIETOTIE_PUBLIC_URL",
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _fill(text: str, **markdown: str) -> str:
+    """``text`` escaped, its ``{name}`` placeholders replaced by ready Markdown."""
+    out = esc(text.format(**{name: f"@{name.upper()}@" for name in markdown}))
+    for name, value in markdown.items():
+        out = out.replace(f"@{name.upper()}@", value)
+    return out
+
+
+def _privacy_center(ctx: Context, words: dict[str, Any], identifiers: str) -> list[str]:
+    """Where customers act: the privacy center's request, consent and notice pages."""
+    root = _service_root(ctx.public_url) if ctx.public_url else None
+    pages = [
+        (
+            f"**{esc(name)}**",
+            link(code(root + path), root + path) if root else code(path),
+            _fill(what, identifiers=identifiers),
+        )
+        for path, (name, what) in zip(CENTER_PAGES, words["center_rows"], strict=True)
+    ]
+    if root:
+        out = [_fill(words["where_text"], url=link(code(f"{root}/privacy"), f"{root}/privacy"))]
+    else:
+        example = code("https://privacy.example.fi/privacy")
+        out = [_fill(words["where_unset"], path=code("/privacy"), example=example)]
+    columns = [str(words["page"]), str(words["address_col"]), str(words["what"])]
+    out += ["", table(columns, pages), ""]
+    if not root:
+        command = code("TIETOTIE_PUBLIC_URL=https://… tietotie docs build")
+        out += [_fill(words["set_url"], var=code("TIETOTIE_PUBLIC_URL"), command=command), ""]
+    return out
+
+
 def requests_page(ctx: Context) -> str:
-    """The six rights, where to send a request, identity verification and the deadlines."""
+    """The six rights, where customers make a request (the privacy center, or in any other
+    way), identity verification and the deadlines."""
     s, t = ctx.strategy, ctx.labels
     words = _TEXT["fi" if t.language == "fi" else "en"]
     fi = t.language == "fi"
@@ -215,20 +338,22 @@ def requests_page(ctx: Context) -> str:
             ],
         )
     )
-    out += ["", heading(2, str(words["where"]), "where"), "", esc(words["where_text"]), ""]
+    subject = ctx.index.subject_entity
+    identifiers = s.system.entities[subject].identifiers if subject else []
+    idents = ", ".join(ctx.field(f"{subject}.{i}") for i in identifiers) if subject else "–"
+    out += ["", heading(2, str(words["where"]), "where"), ""]
+    out += _privacy_center(ctx, words, idents or "–")
     contact = [
         (t("controller"), esc(c.name)),
         (t("email"), esc(c.email or "")),
         (t("address"), esc(c.address or "")),
         (t("dpo"), esc(c.dpo or "")),
     ]
+    out += [esc(words["other_ways"]), ""]
     out.append(table([str(words["contact"]), " "], [(f"**{k}**", v) for k, v in contact if v]))
     api = esc(str(words["api"]).format(call="@CALL@", type="@TYPE@", types="@TYPES@"))
     api = api.replace("@CALL@", code("POST /v1/dsar")).replace("@TYPE@", code("type"))
     out += ["", api.replace("@TYPES@", ", ".join(code(k) for k, *_ in _RIGHTS)), ""]
-    subject = ctx.index.subject_entity
-    identifiers = s.system.entities[subject].identifiers if subject else []
-    idents = ", ".join(ctx.field(f"{subject}.{i}") for i in identifiers) if subject else "–"
     out += [
         heading(2, str(words["identity"]), "identity"),
         "",

@@ -13,6 +13,7 @@ from schemas import Strategy, validate
 from schemas.ropa import build_ropa
 from tietotie.docsite import steps
 from tietotie.docsite.access import access_page, access_view
+from tietotie.docsite.breaches import breaches_page, current_register
 from tietotie.docsite.catalogue import entity_catalogue_page, fields_index_page, retention_page
 from tietotie.docsite.context import (
     PAGES,
@@ -22,6 +23,7 @@ from tietotie.docsite.context import (
     chart_path,
     entity_page,
 )
+from tietotie.docsite.dpia import dpia_page
 from tietotie.docsite.errors import DocsBuildError
 from tietotie.docsite.figures import ReportFigure
 from tietotie.docsite.labels import Labels
@@ -35,6 +37,7 @@ __all__ = ["GUIDES", "GeneratedSite", "generate_site", "load_checked_strategy", 
 GUIDES: list[tuple[str, str]] = [
     ("Process owners", "guides/process-owners.md"),
     ("Validation rules", "guides/validation-rules.md"),
+    ("Privacy staff", "guides/privacy-staff.md"),
     ("Auditors", "guides/auditors.md"),
     ("Operators", "guides/operators.md"),
 ]
@@ -85,12 +88,14 @@ def generate_site(
     use_directory_urls: bool = True,
     openapi: dict[str, Any] | None = None,
     figures: Mapping[str, ReportFigure] | None = None,
+    public_url: str | None = None,
 ) -> GeneratedSite:
     """Every page about the strategy, in its language; the API page when ``openapi`` is given;
-    the aggregated reports' numbers and charts when ``figures`` (built from data) are."""
+    the aggregated reports' numbers and charts when ``figures`` (built from data) are; the
+    privacy center's full links when ``public_url`` (where customers reach the service) is."""
     labels = Labels(strategy.controller.language)
     t = labels
-    ctx = Context(strategy, labels)
+    ctx = Context(strategy, labels, public_url=public_url)
     site = GeneratedSite(language=labels.language, site_name=strategy.controller.name)
     files = site.files
     site.home = steps.home_page(ctx.on("home"))
@@ -120,10 +125,12 @@ def generate_site(
     entries = build_ropa(strategy)
     files[PAGES["ropa"]] = ropa_page(ctx.on("ropa"), entries)
     files[ROPA_CSV] = ropa_csv(entries)
+    files[PAGES["dpia"]] = dpia_page(ctx.on("dpia"))
     files[PAGES["retention"]] = retention_page(ctx.on("retention"))
     files[PAGES["access"]] = access_page(ctx.on("access"), view)
     files[PAGES["consent"]] = consent_page(ctx.on("consent"))
     files[PAGES["requests"]] = requests_page(ctx.on("requests"))
+    files[PAGES["breaches"]] = breaches_page(ctx.on("breaches"), current_register())
     if openapi is not None:
         files[PAGES["api"]] = openapi_markdown(openapi)
 
@@ -141,7 +148,8 @@ def generate_site(
         },
         {
             t("registers"): [
-                {t(k): PAGES[k]} for k in ("ropa", "retention", "access", "consent", "requests")
+                {t(k): PAGES[k]}
+                for k in ("ropa", "dpia", "retention", "access", "consent", "requests", "breaches")
             ]
         },
         {t("guides"): guides},

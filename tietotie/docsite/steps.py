@@ -58,6 +58,7 @@ def home_page(ctx: Context) -> str:
         ("activations", len(s.activations)),
         ("fields", len(ctx.index.fields)),
         ("ropa", None),
+        ("dpia", None),
         ("retention", None),
         ("access", None),
         ("consent", None),

@@ -1,0 +1,1 @@
+"""Tests of the command line acting as a named member of staff."""

@@ -1,0 +1,202 @@
+"""Privacy-center sign-ins on every backend: the same work for a stranger, codes only to known
+identifiers, attempts counted atomically under concurrent guesses, no identifier kept in clear,
+and a sign-in that lapses or is ended stops proving the subject."""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit import AuditLog
+from dsar.limits import Limit, RateLimits
+from dsar.requests import MAX_ATTEMPTS, Outbox, OutboxNotifier, Requests
+from dsar.requests.signin import SESSION_LIFETIME, SignIns
+from dsar.requests.tables import SignInCode, SignInRow
+from kernel.db import session_factory, transaction
+from kernel.errors import AuthError, RateLimited
+from records.store import FieldCrypto, RecordStore, find_subject, ingest
+
+LIISA = "liisa.signin@example.fi"
+GUESSES = 40
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 6, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sessions(engine: Engine, store: RecordStore) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+def _signins(
+    store: RecordStore, crypto: FieldCrypto, clock: Clock, limits: RateLimits | None = None
+) -> SignIns:
+    requests = Requests(
+        store.strategy,
+        find_subject=lambda session, key, value: find_subject(session, store, {key: value}),
+        notifier=OutboxNotifier(clock),
+        normalise=lambda _key, value: value.strip().lower(),
+        clock=clock,
+        limits=limits,
+        keyring=crypto.pseudonymiser.keyring,
+    )
+    return SignIns(requests, audit=AuditLog(b"k" * 32))
+
+
+def _customer(sessions: sessionmaker[Session], store: RecordStore) -> str:
+    with transaction(sessions) as session:
+        return ingest(
+            session,
+            store,
+            "customer",
+            source="service-desk",
+            values={
+                "name": "Liisa Virtanen",
+                "email": LIISA,
+                "phone": "0407654321",
+                "branch": "espoo",
+            },
+        ).subject_id
+
+
+def _open(sessions: sessionmaker[Session], signins: SignIns, email: str) -> str:
+    with transaction(sessions) as session:
+        delivery = signins.open(session, identity={"email": email})
+    with transaction(sessions) as session:
+        signins.deliver_code(session, delivery)
+    return delivery.signin_id
+
+
+def _code(sessions: sessionmaker[Session], to: str) -> str | None:
+    with sessions() as session:
+        body = session.scalars(
+            select(Outbox.body).where(Outbox.to == to).order_by(Outbox.id.desc())
+        ).first()
+    found = re.search(r"\b(\d{6})\b", body or "")
+    return found.group(1) if found else None
+
+
+def _wrong(right: str) -> str:
+    return "000000" if right != "000000" else "111111"
+
+
+def test_a_known_address_gets_a_code_and_signs_in_to_its_subject(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """The code proves the subject; the sign-in row holds no identifier in clear."""
+    sid = _customer(sessions, store)
+    signins = _signins(store, crypto, clock)
+    signin_id = _open(sessions, signins, LIISA)
+    code = _code(sessions, LIISA)
+    assert code is not None
+    with sessions() as session:
+        signed = signins.verify(session, signin_id, code=code)
+        session.commit()
+        row = session.get(SignInRow, signin_id)
+        assert row is not None and row.subject_id == sid
+        assert LIISA not in repr(vars(row)) and row.identity_hash.startswith("hmac-sha256:")
+        assert signins.subject(session, signin_id, signed.token) == sid
+        assert signins.subject(session, signin_id, "x" * 43) is None
+
+
+def test_a_stranger_is_sent_nothing_and_cannot_sign_in(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """Opening works the same for an unknown address, but no code goes anywhere."""
+    signins = _signins(store, crypto, clock)
+    signin_id = _open(sessions, signins, "nobody.signin@example.fi")
+    assert _code(sessions, "nobody.signin@example.fi") is None
+    with sessions() as session:
+        row = session.get(SignInRow, signin_id)
+        assert row is not None and row.subject_id is None
+        assert session.get(SignInCode, signin_id) is not None  # a code exists, unsent
+
+
+def test_forty_guesses_at_once_count_five(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """Concurrent wrong codes take exactly MAX_ATTEMPTS attempts; then the right one is refused."""
+    _customer(sessions, store)
+    signins = _signins(store, crypto, clock)
+    signin_id = _open(sessions, signins, LIISA)
+    right = _code(sessions, LIISA)
+    assert right is not None
+    start = threading.Barrier(GUESSES, timeout=30)
+
+    def guess() -> str:
+        start.wait()
+        with sessions() as session:
+            try:
+                signins.verify(session, signin_id, code=_wrong(right))
+            except AuthError as exc:
+                return "refused" if exc.message.startswith("this code") else "counted"
+            return "signed in"
+
+    with ThreadPoolExecutor(GUESSES) as pool:
+        outcomes = [f.result(timeout=120) for f in [pool.submit(guess) for _ in range(GUESSES)]]
+    assert outcomes.count("counted") == MAX_ATTEMPTS
+    assert outcomes.count("refused") == GUESSES - MAX_ATTEMPTS
+    with sessions() as session:
+        with pytest.raises(AuthError, match="sign in again"):
+            signins.verify(session, signin_id, code=right)
+        assert signins.attempts_left(session, signin_id) == 0
+
+
+def test_wrong_codes_per_address_are_limited_across_sign_ins(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """New sign-ins do not buy new guesses: the address's wrong codes are counted together."""
+    _customer(sessions, store)
+    limits = RateLimits(rules={Limit.WRONG_CODES_PER_IDENTIFIER: "3/hour"}, key=b"l" * 32)
+    signins = _signins(store, crypto, clock, limits)
+    for _ in range(3):
+        signin_id = _open(sessions, signins, LIISA)
+        with sessions() as session, pytest.raises(AuthError):
+            signins.verify(session, signin_id, code="000000")
+    signin_id = _open(sessions, signins, LIISA)
+    code = _code(sessions, LIISA)
+    assert code is not None
+    with sessions() as session, pytest.raises(RateLimited):
+        signins.verify(session, signin_id, code=code)
+
+
+def test_a_sign_in_lapses_and_signing_out_ends_it_at_once(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """The token works for SESSION_LIFETIME, and not a moment after sign-out."""
+    sid = _customer(sessions, store)
+    signins = _signins(store, crypto, clock)
+    first = _open(sessions, signins, LIISA)
+    with sessions() as session:
+        token = signins.verify(session, first, code=_code(sessions, LIISA) or "").token
+        session.commit()
+    clock.now += SESSION_LIFETIME - timedelta(seconds=1)
+    with sessions() as session:
+        assert signins.subject(session, first, token) == sid
+    clock.now += timedelta(seconds=1)
+    with sessions() as session:
+        assert signins.subject(session, first, token) is None
+    second = _open(sessions, signins, LIISA)
+    with sessions() as session:
+        token = signins.verify(session, second, code=_code(sessions, LIISA) or "").token
+        session.commit()
+    with transaction(sessions) as session:
+        signins.end(session, second)
+    with sessions() as session:
+        assert signins.subject(session, second, token) is None
