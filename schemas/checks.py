@@ -15,8 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import pycountry
-
+from schemas.countries import is_country_code
 from schemas.dpia import LISTED_CASES, MISSING, screen
 from schemas.enums import (
     Duty,
@@ -318,14 +317,14 @@ class _Checker:
                     seen[item.id] = i
 
     def organisation(self) -> None:
-        if pycountry.countries.get(alpha_2=self.s.controller.jurisdiction) is None:
+        if not is_country_code(self.s.controller.jurisdiction):
             self.add(
                 "invalid-country",
                 f"jurisdiction '{self.s.controller.jurisdiction}' is not a country code",
                 ("controller", "jurisdiction"),
             )
         for i, p in enumerate(self.s.processors):
-            if pycountry.countries.get(alpha_2=p.country) is None:
+            if not is_country_code(p.country):
                 self.add(
                     "invalid-country",
                     f"country '{p.country}' of processor '{p.id}' is not a country code",

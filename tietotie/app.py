@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,7 +31,7 @@ from tietotie.keys import keyring_path, master_key, open_keystore
 from tietotie.settings import Environment, Settings, get_settings
 from tietotie.wiring import Services, build_services
 
-__all__ = ["create_app", "load_checked_strategy", "open_field_crypto", "open_services"]
+__all__ = ["create_app", "factory", "load_checked_strategy", "open_field_crypto", "open_services"]
 
 
 def load_checked_strategy(settings: Settings) -> Strategy:
@@ -212,10 +213,12 @@ def create_app(
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
-        """Liveness and which strategy is loaded."""
+        """Liveness, which strategy is loaded, and which process answered (``pid``: with
+        ``tietotie serve --workers N`` each worker answers with its own)."""
         index = strategy.index
         return {
             "status": "ok",
+            "pid": os.getpid(),
             "controller": strategy.controller.name,
             "system": strategy.system.name,
             "counts": {
@@ -235,3 +238,15 @@ def create_app(
         secure_cookies=settings.public_url.startswith("https://"),
     )
     return app
+
+
+def factory() -> FastAPI:
+    """The app of one worker process of ``tietotie serve --workers N`` (uvicorn calls this).
+
+    A worker is a fresh interpreter, so its settings come from the environment (``TIETOTIE_*``)
+    like any process's. The serving command has already migrated the database and created the
+    keys once; each worker opens them, and every secret it uses (the pages' CSRF tokens, the
+    unsubscribe links, the audit chain, the rate-limit keys) derives from that one keyring, so
+    a form or link one worker made is good on every other.
+    """
+    return create_app(get_settings())

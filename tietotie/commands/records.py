@@ -25,7 +25,6 @@ from records.imports import ImportRejected, import_file
 from records.migrations import upgrade
 from records.seed import seed
 from records.store import RecordStore
-from tietotie.app import open_field_crypto
 from tietotie.commands.compile import load_valid_strategy
 from tietotie.commands.strategy import StrategyOption, resolve_strategy
 from tietotie.settings import get_settings
@@ -82,6 +81,8 @@ def register(app: typer.Typer) -> None:
         strategy: StrategyOption = None,
     ) -> None:
         """Validate and write every row in one transaction: all of them, or nothing."""
+        from tietotie.app import open_field_crypto  # the app module loads the web stack
+
         console = Console(highlight=False, soft_wrap=True)
         loaded = load_valid_strategy(resolve_strategy(None, strategy), console)
         settings = get_settings()
@@ -143,6 +144,8 @@ def register(app: typer.Typer) -> None:
         strategy: StrategyOption = None,
     ) -> None:
         """Write synthetic customers with their vehicles, visits and tyre storage."""
+        from tietotie.app import open_field_crypto  # the app module loads the web stack
+
         console = Console(highlight=False, soft_wrap=True)
         loaded = load_valid_strategy(resolve_strategy(None, strategy), console)
         settings = get_settings()

@@ -1,19 +1,34 @@
-"""`tietotie serve`: run the HTTP service with uvicorn (with `--demo N`, ready to try)."""
+"""`tietotie serve`: run the HTTP service with uvicorn, in one process or several (`--workers`),
+and with `--demo N` ready to try."""
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tietotie.commands.strategy import StrategyOption
 
-__all__ = ["port_free", "register"]
+if TYPE_CHECKING:
+    from tietotie.settings import Settings
+
+__all__ = ["WORKER_FACTORY", "port_free", "register", "worker_advice"]
 
 _DEMO_HOLDER = "make run"
 """The name of the staff token `--demo` prints; each start revokes the one before."""
+
+WORKER_FACTORY = "tietotie.app:factory"
+"""What each worker process of `serve --workers N` imports and calls to build its app."""
+
+_WORKERS_HELP = (
+    "Worker processes. Above 1, start-up work (migrations, keys, --demo) is done once "
+    "before they start. Use PostgreSQL (on SQLite the workers take turns to write) and a "
+    "Redis for TIETOTIE_RATE_LIMIT_STORAGE (with memory:// each worker counts its own limits; "
+    "refused in production)."
+)
 
 
 def port_free(host: str, port: int) -> bool:
@@ -26,6 +41,38 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def worker_advice(settings: Settings, workers: int) -> tuple[list[str], str | None]:
+    """What an operator should know about running ``workers`` processes on ``settings``.
+
+    Returns the warnings to print and, when the combination must not start, the reason: in
+    production several workers with in-memory rate limits would each count alone, breaking
+    the limits DESIGN §11 promises hold across processes.
+    """
+    from sqlalchemy.engine import make_url
+
+    from tietotie.settings import Environment
+
+    if workers <= 1:
+        return [], None
+    warnings: list[str] = []
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        warnings.append(
+            f"SQLite takes one writer at a time: the {workers} workers share one database file "
+            "and their writes wait for each other (up to its 30 s busy timeout); reads run "
+            "side by side. For writes at once, serve from PostgreSQL (TIETOTIE_DATABASE_URL)."
+        )
+    if settings.rate_limit_storage.startswith("memory://"):
+        reason = (
+            f"TIETOTIE_RATE_LIMIT_STORAGE is memory://, so each of the {workers} workers "
+            f"would count rate limits on its own and let through up to {workers} times each "
+            "limit; point it at a Redis every worker shares (redis://host:6379/0)"
+        )
+        if settings.environment is Environment.PRODUCTION:
+            return warnings, reason
+        warnings.append(reason + " (allowed outside production).")
+    return warnings, None
 
 
 def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -> None:
@@ -65,6 +112,20 @@ def _prepare_demo(strategy: Path | None, customers: int, host: str, port: int) -
     services.engine.dispose()
 
 
+def _prepare_once(settings: Settings) -> None:
+    """Start-up work that several workers starting at once would race on, done here once.
+
+    Checks the strategy, migrates the database outside production (in production it checks
+    that ``tietotie db upgrade`` has run), creates a missing development master key and
+    keyring, and creates the subject keystore; every worker then only reads what this made.
+    """
+    from tietotie.app import open_services
+
+    services = open_services(settings)
+    services.crypto.keystore.close()
+    services.engine.dispose()
+
+
 def register(app: typer.Typer) -> None:
     """Add `serve` to the CLI."""
 
@@ -82,12 +143,12 @@ def register(app: typer.Typer) -> None:
                 "into an empty database and print a staff token.",
             ),
         ] = 0,
+        workers: Annotated[int, typer.Option("--workers", min=1, help=_WORKERS_HELP)] = 1,
     ) -> None:
         """Serve the API (GET /health, /docs, /v1/...); refuses to start on strategy errors."""
         import uvicorn
 
         from kernel.errors import TietotieError
-        from tietotie.app import create_app
         from tietotie.settings import get_settings
 
         if not port_free(host, port):
@@ -98,14 +159,34 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
-        if demo:
-            _prepare_demo(strategy, demo, host, port)
         settings = get_settings()
         if strategy is not None:
             settings = settings.model_copy(update={"strategy": strategy})
+        warnings, refusal = worker_advice(settings, workers)
+        if refusal is not None:
+            typer.echo(f"error: --workers {workers}: {refusal}", err=True)
+            raise typer.Exit(2)
+        for warning in warnings:
+            typer.echo(f"warning: --workers {workers}: {warning}", err=True)
+        if demo:
+            _prepare_demo(strategy, demo, host, port)
+        if workers == 1:
+            from tietotie.app import create_app
+
+            try:
+                application = create_app(settings)
+            except TietotieError as exc:
+                typer.echo(f"error: {exc.message}", err=True)
+                raise typer.Exit(1) from None
+            uvicorn.run(application, host=host, port=port)
+            return
         try:
-            application = create_app(settings)
+            _prepare_once(settings)
         except TietotieError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
-        uvicorn.run(application, host=host, port=port)
+        # Workers are fresh interpreters: they read their settings from the environment,
+        # so an option given here travels there.
+        if strategy is not None:
+            os.environ["TIETOTIE_STRATEGY"] = str(strategy)
+        uvicorn.run(WORKER_FACTORY, factory=True, workers=workers, host=host, port=port)

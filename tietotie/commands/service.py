@@ -8,21 +8,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
 
 from audit import MAX_SEQ
 from kernel.errors import TietotieError
 from records.retention import run_retention, shred_removed
 from schemas.enums import Duty
+from tietotie.commands.opened import remember
 from tietotie.commands.staff import TokenOption, acting_staff, columns
 from tietotie.commands.strategy import StrategyOption
 from tietotie.settings import get_settings
 from tietotie.wiring import Services
 
-__all__ = ["close_opened", "open_from_cli", "register"]
-
-_opened: list[Engine] = []
-"""Engines :func:`open_from_cli` opened for the running command."""
+__all__ = ["open_from_cli", "register"]
 
 
 def open_from_cli(strategy: Path | None) -> Services:
@@ -40,15 +37,8 @@ def open_from_cli(strategy: Path | None) -> Services:
     except TietotieError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc.message}", highlight=False)
         raise typer.Exit(1) from None
-    _opened.append(services.engine)
+    remember(services.engine)
     return services
-
-
-def close_opened() -> None:
-    """Close the database connections of every command's services (the root callback
-    registers this to run when the command ends)."""
-    while _opened:
-        _opened.pop().dispose()
 
 
 def register(app: typer.Typer) -> None:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from schemas import Finding, LoadResult, Severity, Strategy, validate
-from tietotie.settings import get_settings
 
-__all__ = ["register", "resolve_strategy", "summary"]
+__all__ = ["DEFAULT_STRATEGY", "register", "resolve_strategy", "summary"]
+
+DEFAULT_STRATEGY = Path("strategy")
+"""The ``strategy`` setting when no ``TIETOTIE_*`` variable is set (the default of
+:class:`tietotie.settings.Settings`; a test holds the two together)."""
 
 RULES_PAGE = "docs/guides/validation-rules.md"
 """Where each rule has its section, in the repository and on the site (tietotie.docsite.rules
@@ -49,7 +51,16 @@ def resolve_strategy(positional: Path | None, option: Path | None) -> Path:
             f"got {positional} and --strategy {option}; give the strategy once",
             param_hint="DIR / --strategy",
         )
-    return positional or option or get_settings().strategy
+    given = positional or option
+    if given is not None:
+        return given
+    if not any(name.upper().startswith("TIETOTIE_") for name in os.environ):
+        # nothing to read: the setting is its default, known without importing
+        # pydantic-settings (which takes longer to import than validate takes to run)
+        return DEFAULT_STRATEGY
+    from tietotie.settings import get_settings
+
+    return get_settings().strategy
 
 
 def summary(strategy: Strategy) -> dict[str, int]:
@@ -79,26 +90,30 @@ _STEP_ORDER = [
 _STEP_TITLE = {step: f"{i}. {step}" if i else step for i, step in enumerate(_STEP_ORDER)}
 
 
-def _print_text(result: LoadResult, path: Path, console: Console) -> None:
+def _colour() -> bool | None:
+    """Whether to colour the text: as the terminal allows, unless NO_COLOR or FORCE_COLOR says."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return True if os.environ.get("FORCE_COLOR") else None
+
+
+def _print_text(result: LoadResult, path: Path) -> None:
+    # click's styling, not rich: rich would add a fifth to validate's running time
+    colour = _colour()
+
+    def out(line: str) -> None:
+        typer.echo(line, color=colour)
+
     by_step: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_step.setdefault(f.step, []).append(f)
     for step in sorted(by_step, key=_STEP_ORDER.index):
-        console.print(f"[bold]── {_STEP_TITLE[step]} ──[/bold]")
+        out(typer.style(f"── {_STEP_TITLE[step]} ──", bold=True))
         for f in by_step[step]:
-            colour = "red" if f.severity == "error" else "yellow"
-            console.print(
-                f"{escape(str(f.position))}: [{colour}]{f.severity}[/{colour}] "
-                f"[bold]{f.rule}[/bold] {escape(f.message)}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            console.print(
-                f"    hint: {escape(f.hint)} (see {RULES_PAGE}#{f.rule})",
-                style="dim",
-                highlight=False,
-                soft_wrap=True,
-            )
+            severity = typer.style(f.severity, fg="red" if f.severity == "error" else "yellow")
+            rule = typer.style(f.rule, bold=True)
+            out(f"{f.position}: {severity} {rule} {f.message}")
+            out(typer.style(f"    hint: {f.hint} (see {RULES_PAGE}#{f.rule})", dim=True))
     errors = sum(f.severity == "error" for f in result.findings)
     warnings = len(result.findings) - errors
     verdict = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
@@ -107,11 +122,9 @@ def _print_text(result: LoadResult, path: Path, console: Console) -> None:
         verdict += f" (and {explained} that follow from them, not shown)"
     if result.strategy is not None:
         counts = ", ".join(f"{n} {k}" for k, n in summary(result.strategy).items())
-        console.print(f"{escape(str(path))}: {counts}; {verdict}", highlight=False)
+        out(f"{path}: {counts}; {verdict}")
     else:
-        console.print(
-            f"{escape(str(path))}: could not be read as a strategy; {verdict}", highlight=False
-        )
+        out(f"{path}: could not be read as a strategy; {verdict}")
 
 
 def register(app: typer.Typer) -> None:
@@ -147,5 +160,5 @@ def register(app: typer.Typer) -> None:
             }
             typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
         else:
-            _print_text(result, path, Console(highlight=False, soft_wrap=True))
+            _print_text(result, path)
         raise typer.Exit(0 if result.ok else 1)
