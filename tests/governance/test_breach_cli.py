@@ -96,7 +96,7 @@ def test_a_breach_is_recorded_shown_updated_and_notified(env: Path) -> None:
         "--measures", "The share was closed.",
     )  # fmt: skip
     assert opened.exit_code == 0, opened.output
-    assert "breach 1 recorded (confidentiality, risk risk)" in opened.stdout
+    assert "breach 1 recorded (confidentiality; risk level: risk)" in opened.stdout
     assert "touched: 2 data subjects, 4 records (customer 2, vehicle 2)" in opened.stdout
     assert "held only encrypted, keys safe: customer.accessibility_need, vehicle.plate" in (
         opened.stdout

@@ -217,7 +217,9 @@ def register(app: typer.Typer) -> None:
                 )
             )
             session.commit()
-        typer.echo(f"breach {record.id} recorded ({record.kind.value}, risk {record.risk.value})")
+        typer.echo(
+            f"breach {record.id} recorded ({record.kind.value}; risk level: {record.risk.value})"
+        )
         typer.echo(_summary(record))
 
     @group.command("update")
