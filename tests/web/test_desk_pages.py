@@ -19,6 +19,7 @@ from audit.tables import AuditEntry
 from dsar.auth import issue_token, revoke_token
 from dsar.requests.tables import RequestRow
 from dsar.tables import desk_sessions
+from dsar.web.i18n import translations
 from kernel.db import transaction
 from tests.dsar.erasure_support import WEBSHOP_ENV, create_orders, orders_of, webshop_strategy
 from tests.support import make_app
@@ -388,3 +389,64 @@ def test_the_customer_view_is_masked_per_role_and_audited(web_app: FastAPI) -> N
         "/desk/subjects?lang=en&purpose=bookkeeping&identifier=email&value=view.me@example.fi"
     )
     assert refused.status_code == 403
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_desk_works_in_finnish_with_the_keyboard_alone(
+    web_app: FastAPI, browser: Browser, base_url: str
+) -> None:
+    """Without JavaScript and without a mouse: sign in, open the first request of the inbox,
+    verify it in person with a note; every page passes axe in Finnish."""
+    _customer(web_app, "keys.desk@example.fi")
+    request_id = _request(web_app, "keys.desk@example.fi", "objection")
+    token = _token(web_app, "owner", "Kaisa Näppäin")
+    context = browser.new_context(java_script_enabled=False, locale="fi-FI")
+    page = context.new_page()
+    page.goto(f"{base_url}/desk/login?lang=fi")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "token":
+            break
+    page.keyboard.type(token)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.goto(f"{base_url}/desk/requests?lang=fi&type=objection")
+    _go(page, page.url, "desk-inbox-fi")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if request_id in str(page.evaluate("document.activeElement.href || ''")):
+            break
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "note":
+            break
+    page.keyboard.type("ajokortti näytetty Espoon tiskillä")
+    page.keyboard.press("Tab")  # the Verify in person button
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    _go(page, page.url, "desk-request-fi")
+    said = translations("fi").gettext("Verified in person. The requester can now be answered.")
+    assert said != "Verified in person. The requester can now be answered."  # it is translated
+    assert said in page.locator("main").inner_text()
+    assert _actors(web_app, request_id)[-1] == (
+        "person:Kaisa Näppäin (role:owner)",
+        "dsar.verified",
+    )
+    cookies = context.cookies()
+    context.close()
+    checked = browser.new_context()
+    checked.add_cookies(cookies)  # type: ignore[arg-type]  # Cookie and SetCookieParam agree
+    axe_page = checked.new_page()
+    for url in (
+        f"{base_url}/desk/login?lang=fi",
+        f"{base_url}/desk/requests?lang=fi",
+        f"{base_url}/desk/requests/{request_id}?lang=fi",
+        f"{base_url}/desk/subjects?lang=fi",
+        f"{base_url}/desk/audit?lang=fi",
+    ):
+        axe_page.goto(url)
+        assert _axe_serious(axe_page) == [], url
+    checked.close()
