@@ -73,6 +73,7 @@ __all__ = [
     "derive_status",
     "gpc_uses",
     "history",
+    "honour_gpc",
     "record_call",
     "record_consent",
     "record_gpc_refusals",
@@ -443,6 +444,44 @@ def record_gpc_refusals(
     ]
 
 
+def honour_gpc(
+    session: Session,
+    strategy: Strategy,
+    *,
+    signer: ReceiptSigner,
+    subject_id: str,
+    source: str,
+    recorded_by: str = "subject",
+    evidence: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+    audit: AuditLog | None = None,
+) -> tuple[list[ConsentEvent], list[str]]:
+    """A ``Sec-GPC: 1`` signal: a refusal for every consent-based direct-marketing or profiling
+    use not already refused or withdrawn at ``at`` (default now). Returns the refusals recorded
+    and the uses that were already refused or withdrawn."""
+    consent_based, _ = gpc_uses(strategy)
+    moment = _now() if at is None else _utc(at, "at")
+    done = {ConsentState.REFUSED, ConsentState.WITHDRAWN}
+    already = [
+        u
+        for u in consent_based
+        if derive_status(u, history(session, subject_id, use=u), at=moment).state in done
+    ]
+    refusals = record_gpc_refusals(
+        session,
+        strategy,
+        signer=signer,
+        subject_id=subject_id,
+        source=source,
+        recorded_by=recorded_by,
+        evidence=evidence,
+        at=moment,
+        skip=already,
+        audit=audit,
+    )
+    return refusals, already
+
+
 def _event(row: ConsentEventRow) -> ConsentEvent:
     return ConsentEvent.model_validate(row, from_attributes=True)
 
@@ -597,23 +636,15 @@ def record_call(
     )
     outcome = GpcOutcome(signal=gpc)
     if gpc:
-        consent_based, other = gpc_uses(strategy)
-        moment = event.event_time
-        current = {
-            u: derive_status(u, history(session, subject_id, use=u), at=moment).state
-            for u in consent_based
-        }
-        done = {ConsentState.REFUSED, ConsentState.WITHDRAWN}
-        already = [u for u in consent_based if current[u] in done]
-        refusals = record_gpc_refusals(
+        _, other = gpc_uses(strategy)
+        refusals, already = honour_gpc(
             session,
             strategy,
             signer=signer,
             subject_id=subject_id,
             source=body.source,
             recorded_by=recorded_by,
-            at=moment,
-            skip=already,
+            at=event.event_time,
             audit=audit,
         )
         outcome = GpcOutcome(

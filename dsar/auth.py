@@ -29,6 +29,7 @@ __all__ = [
     "require_duty",
     "revoke_named",
     "revoke_token",
+    "staff_of",
     "unnamed",
 ]
 
@@ -173,17 +174,26 @@ def check_token(session: Session, strategy: Strategy, token: str) -> Staff:
     # The lookup is by a hash of 256 random bits; the constant-time check guards the compare.
     if row is None or row.revoked_at is not None or not verify_secret(token, row.token_hash):
         raise AuthError("unknown or revoked token")
-    role = strategy.index.roles.get(row.role)
-    if role is None:
+    staff = staff_of(strategy, token_id=row.id, role=row.role, name=row.name)
+    if staff is None:
         raise AuthError(
             f"the token's role {row.role!r} is no longer in organisation.yaml", role=row.role
         )
+    return staff
+
+
+def staff_of(strategy: Strategy, *, token_id: int, role: str, name: str | None) -> Staff | None:
+    """The staff member of a token's row, with its role's duties; None when the role has left
+    organisation.yaml (the token then opens nothing)."""
+    declared = strategy.index.roles.get(role)
+    if declared is None:
+        return None
     return Staff(
-        token_id=row.id,
-        role=row.role,
-        name=row.name,
-        duties=frozenset(role.duties),
-        pseudonymise_domains=frozenset(role.pseudonymise_domains),
+        token_id=token_id,
+        role=role,
+        name=name,
+        duties=frozenset(declared.duties),
+        pseudonymise_domains=frozenset(declared.pseudonymise_domains),
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from audit import AuditEvent, AuditLog
-from dsar.auth import Staff, check_token
+from dsar.auth import Staff, check_token, staff_of
 from dsar.tables import desk_sessions, staff_tokens
 from kernel.crypto import hash_secret, new_secret_token, verify_secret
 from kernel.errors import Forbidden
@@ -35,6 +35,8 @@ MAX_AGE: Final = timedelta(hours=10)
 """No session outlives a working day."""
 DESK_DUTIES: Final = frozenset({Duty.REQUESTS, Duty.AUDIT})
 """The duties the desk is for."""
+_SEEN_EVERY: Final = timedelta(minutes=1)
+"""How stale the recorded last page may be before a page writes it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +119,13 @@ class DeskSessions:
             or not verify_secret(secret, row.secret_hash)
         ):
             return None
-        role = self.strategy.index.roles.get(row.role)
-        if role is None or not set(role.duties) & DESK_DUTIES:
+        staff = staff_of(self.strategy, token_id=row.id, role=row.role, name=row.name)
+        if staff is None or not staff.duties & DESK_DUTIES:
             return None
-        session.execute(
-            update(desk_sessions).where(desk_sessions.c.id == session_id).values(seen_at=now)
-        )
-        staff = Staff(
-            token_id=row.id,
-            role=row.role,
-            name=row.name,
-            duties=frozenset(role.duties),
-            pseudonymise_domains=frozenset(role.pseudonymise_domains),
-        )
+        if now - row.seen_at >= _SEEN_EVERY:  # the idle clock, without a write on every page
+            session.execute(
+                update(desk_sessions).where(desk_sessions.c.id == session_id).values(seen_at=now)
+            )
         return DeskSession(session_id, staff)
 
     def sign_out(self, session: Session, desk: DeskSession) -> None:

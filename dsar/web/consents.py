@@ -22,13 +22,20 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent.models import CollectionMethod, ConsentState, RecordedState
+from consent.models import CollectionMethod, RecordedState
 from consent.receipts import ReceiptSigner, decode_claims
-from consent.service import GPC_KINDS, consent_uses, history, record_consent, subject_consents
+from consent.service import (
+    GPC_KINDS,
+    consent_uses,
+    history,
+    honour_gpc,
+    record_consent,
+    subject_consents,
+)
 from dsar.api.deps import SessionDep, StrategyDep
 from dsar.requests.signin import SignInDelivery, SignIns
 from dsar.web.notice import purpose_title
-from dsar.web.render import SECURITY_HEADERS, page_context, page_language, render
+from dsar.web.render import SECURITY_HEADERS, page_context, page_language, render, wait_minutes
 from kernel.errors import AuthError, NotFound, RateLimited, RequestError, TietotieError
 from schemas.enums import SourceChannel
 from schemas.models import Source, Strategy
@@ -102,10 +109,6 @@ def _sign_in_page(
         given=given or {},
         wait=wait,
     )
-
-
-def _minutes(seconds: int) -> int:
-    return max(1, -(-seconds // 60))
 
 
 def _uses_page(
@@ -219,7 +222,7 @@ def sign_in(
             status_code=429,
             problem="limited",
             given=given,
-            wait=_minutes(exc.retry_after),
+            wait=wait_minutes(exc.retry_after),
         )
     except RequestError:
         return _sign_in_page(request, strategy, status_code=422, problem="identifier", given=given)
@@ -280,7 +283,7 @@ def enter_code(
             signin_id,
             status_code=429,
             problem="limited",
-            wait=_minutes(exc.retry_after),
+            wait=wait_minutes(exc.retry_after),
         )
     except (AuthError, NotFound) as exc:
         session.rollback()
@@ -320,27 +323,18 @@ def _signer(request: Request) -> ReceiptSigner:
 def _refuse_for_gpc(
     request: Request, strategy: Strategy, session: Session, subject_id: str, signin_id: str
 ) -> None:
-    """Record a refusal for each GPC-concerned consent use not already refused or withdrawn."""
+    """The browser's ``Sec-GPC: 1`` at sign-in, honoured as the JSON API honours it."""
     source = privacy_center_source(strategy)
-    if source is None:
-        return
-    current = {c.use: c.state for c in subject_consents(session, strategy, subject_id).current}
-    done = {ConsentState.REFUSED, ConsentState.WITHDRAWN}
-    for use in consent_uses(strategy):
-        if use.kind in GPC_KINDS and current.get(use.id) not in done:
-            record_consent(
-                session,
-                strategy,
-                signer=_signer(request),
-                subject_id=subject_id,
-                use=use.id,
-                state=RecordedState.REFUSED,
-                source=source.id,
-                language=_language(request, strategy),
-                evidence={"signal": "Sec-GPC: 1", "signin": signin_id},
-                method=CollectionMethod.GPC_SIGNAL,
-                audit=request.app.state.audit,
-            )
+    if source is not None:
+        honour_gpc(
+            session,
+            strategy,
+            signer=_signer(request),
+            subject_id=subject_id,
+            source=source.id,
+            evidence={"signin": signin_id},
+            audit=request.app.state.audit,
+        )
 
 
 @router.post("/choice", response_class=HTMLResponse)

@@ -23,7 +23,14 @@ from dsar.web.i18n import LANGUAGES, choose_language, language_name, translation
 from schemas.enums import SourceChannel
 from schemas.models import Strategy
 
-__all__ = ["SECURITY_HEADERS", "page_context", "page_language", "render", "render_text"]
+__all__ = [
+    "SECURITY_HEADERS",
+    "page_context",
+    "page_language",
+    "render",
+    "render_text",
+    "wait_minutes",
+]
 
 _TEMPLATES: Final = Path(__file__).parent / "templates"
 
@@ -86,6 +93,11 @@ def render(
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def wait_minutes(seconds: int) -> int:
+    """A rate limit's Retry-After in whole minutes, at least one, as the pages say it."""
+    return max(1, -(-seconds // 60))
 
 
 def render_text(template: str, *, language: str, **context: Any) -> str:

@@ -29,7 +29,7 @@ from dsar.requests.errors import AnswerGone
 from dsar.requests.intake import CHANGES_STATED, correctable_fields
 from dsar.requests.service import CodeDelivery
 from dsar.requests.tables import RequestRow
-from dsar.web.render import SECURITY_HEADERS, page_context, page_language, render
+from dsar.web.render import SECURITY_HEADERS, page_context, page_language, render, wait_minutes
 from kernel.db import transaction
 from kernel.errors import (
     AuthError,
@@ -130,7 +130,7 @@ def open_request(
                 chosen=type,
                 given=given,
                 problem="limited",
-                wait=_minutes(exc.retry_after),
+                wait=wait_minutes(exc.retry_after),
             )
         except RequestError:
             problem = "identifier"
@@ -151,10 +151,6 @@ def open_request(
         given=given,
         problem=problem,
     )
-
-
-def _minutes(seconds: int) -> int:
-    return max(1, -(-seconds // 60))
 
 
 def _token(request: Request, request_id: str) -> str | None:
@@ -287,7 +283,7 @@ def enter_code(
             request_id,
             status_code=429,
             problem="limited",
-            wait=_minutes(exc.retry_after),
+            wait=wait_minutes(exc.retry_after),
         )
     except (AuthError, NotFound, TietotieError):
         session.rollback()
@@ -333,7 +329,7 @@ def resend(
             request_id,
             status_code=429,
             problem="limited",
-            wait=_minutes(exc.retry_after),
+            wait=wait_minutes(exc.retry_after),
         )
     except TietotieError:
         session.rollback()
