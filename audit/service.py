@@ -10,6 +10,10 @@ personal token, ``role:<role>`` where only the role is known, ``requester``, ``s
 ``system``. :func:`person_actor` writes the first form and :func:`actor_role` reads the role
 out of either; :meth:`AuditLog.as_person` gives a log that records code which only knows the
 role under the person's name. The actor is part of what each hash covers, like every field.
+
+Appending queues the entry in the session; the commit writes all of a transaction's entries at
+once, taking the chain's head lock only then (:func:`write_pending`), so audited writes queue
+for the head for the length of a commit, not of a whole request.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event as orm_events
+from sqlalchemy.orm import Session, SessionTransaction
 
 from audit.tables import GENESIS, HEAD_ID, AuditEntry, AuditHead
 
@@ -163,44 +168,29 @@ class AuditLog:
             self._key, prev_hash.encode() + _canonical(entry), hashlib.sha256
         ).hexdigest()
 
-    def append(self, session: Session, event: AuditEvent, *, at: datetime | None = None) -> int:
-        """Append ``event`` in the caller's transaction; returns its sequence number.
+    def append(self, session: Session, event: AuditEvent, *, at: datetime | None = None) -> None:
+        """Append ``event`` in the caller's transaction.
 
-        The first statement moves the head on, and so locks it until the caller's transaction
-        ends: the row lock on PostgreSQL and MariaDB, the database's write lock on SQLite, taken
-        before the head is read (a plain read first would let two writers read the same head).
-        Concurrent appenders therefore queue, and each links to the entry the one before it
-        committed: no duplicate sequence number, no fork.
+        The entry is checked at once (a bad detail or a too-long actor is refused here) and
+        written when the transaction commits, with every other entry the transaction appended:
+        see :func:`write_pending`. Until then nothing is locked, so a transaction that audits
+        early and works long does not hold up every other audited write.
         """
-        details = _check_details(event.details)  # refused before anything is locked
+        details = _check_details(event.details)  # refused before anything is queued
         if len(event.actor) > ACTOR_LENGTH:
             raise ValueError(
                 f"audit actor {event.actor[:20]!r}… is longer than {ACTOR_LENGTH} characters"
             )
-        session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq + 1))
-        head = session.execute(
-            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)
-        ).one_or_none()
-        if head is None:
-            raise RuntimeError(
-                "the audit log has no head row: run `tietotie db upgrade` to create it"
-            )
-        seq, prev_hash = head
-        entry = AuditEntry(
-            seq=seq,
-            at=(at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds"),
-            actor=event.actor,
-            action=event.action,
-            subject_id=event.subject_id,
-            request_id=event.request_id,
-            details=details,
-            prev_hash=prev_hash,
-        )
-        entry.hash = self._hash(prev_hash, entry)
-        session.add(entry)
-        session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=entry.hash))
-        session.flush()
-        return int(seq)
+        stamp = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+        session.connection()  # begins the transaction (if none is), whose end drops the queue
+        pending: list[_Pending] = session.info.setdefault(_PENDING, [])
+        pending.append(_Pending(self, stamp, event, details))
+
+    def flush(self, session: Session) -> int | None:
+        """Write the transaction's pending entries now; the last one's sequence number, or
+        None when none was pending. For callers that must name the entry before committing;
+        from here to the commit the chain's head stays locked."""
+        return write_pending(session)
 
     def entries(
         self,
@@ -211,7 +201,9 @@ class AuditLog:
         subject_id: str | None = None,
         request_id: str | None = None,
     ) -> list[AuditEntry]:
-        """A page of entries in sequence order, optionally for one subject or request."""
+        """A page of entries in sequence order, optionally for one subject or request
+        (the transaction's own pending entries included)."""
+        write_pending(session)
         query = select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
         if subject_id is not None:
             query = query.where(AuditEntry.subject_id == subject_id)
@@ -230,6 +222,7 @@ class AuditLog:
 
     def verify(self, session: Session) -> Verification:
         """Walk the whole chain; every edited, removed, reordered or cut-off entry is a break."""
+        write_pending(session)
         breaks: list[Break] = []
         expected_seq, prev, count = 1, GENESIS, 0
         for entry in self._stream(session):
@@ -274,8 +267,80 @@ class _PersonLog(AuditLog):
     def __repr__(self) -> str:
         return f"AuditLog(key=<hidden>, as={self._person!r})"
 
-    def append(self, session: Session, event: AuditEvent, *, at: datetime | None = None) -> int:
+    def append(self, session: Session, event: AuditEvent, *, at: datetime | None = None) -> None:
         """Append ``event``, under the person's actor where it was the role's."""
         if event.actor == self._role_actor:
             event = dataclasses.replace(event, actor=self._person)
-        return super().append(session, event, at=at)
+        super().append(session, event, at=at)
+
+
+_PENDING: Final = "tietotie.audit.pending"
+"""The key in ``Session.info`` of the entries a transaction appended and has not written yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """One appended event waiting for its transaction's commit."""
+
+    log: AuditLog
+    at: str
+    event: AuditEvent
+    details: str
+
+
+def write_pending(session: Session) -> int | None:
+    """Write the entries ``session``'s transaction appended, in order; the last sequence number.
+
+    Called by the session's ``before_commit`` hook (so every commit writes its transaction's
+    entries), and by :meth:`AuditLog.flush`, ``entries`` and ``verify``. The first statement
+    moves the head on by the number of entries, and so locks it until the transaction ends: the
+    row lock on PostgreSQL and MariaDB, the database's write lock on SQLite, taken before the
+    head is read (a plain read first would let two writers read the same head). Concurrent
+    committers therefore queue for the head only while they commit, and each links to the entry
+    the one before it committed: no duplicate sequence number, no fork. An entry's ``at`` is the
+    moment it was appended, so entries of transactions that overlapped may be a little out of
+    time order; the sequence is the order of the commits.
+    """
+    pending: list[_Pending] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return None
+    count = len(pending)
+    session.execute(
+        update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq + count)
+    )
+    head = session.execute(
+        select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)
+    ).one_or_none()
+    if head is None:
+        raise RuntimeError("the audit log has no head row: run `tietotie db upgrade` to create it")
+    last, prev_hash = int(head.seq), head.hash
+    entries = []
+    for seq, item in enumerate(pending, start=last - count + 1):
+        entry = AuditEntry(
+            seq=seq,
+            at=item.at,
+            actor=item.event.actor,
+            action=item.event.action,
+            subject_id=item.event.subject_id,
+            request_id=item.event.request_id,
+            details=item.details,
+            prev_hash=prev_hash,
+        )
+        entry.hash = prev_hash = item.log._hash(prev_hash, entry)
+        entries.append(entry)
+    session.add_all(entries)
+    session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=prev_hash))
+    session.flush()
+    return last
+
+
+@orm_events.listens_for(Session, "before_commit")
+def _write_on_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@orm_events.listens_for(Session, "after_transaction_end")
+def _forget_on_end(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ends without committing (rolled back, closed) drops its entries."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)

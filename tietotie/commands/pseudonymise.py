@@ -110,7 +110,7 @@ def _audit_run(engine: Engine, log: AuditLog, result: PseudonymisedFile) -> int:
 
     try:
         with transaction(engine) as session:
-            return log.append(
+            log.append(
                 session,
                 AuditEvent(
                     actor=_actor(),
@@ -125,6 +125,9 @@ def _audit_run(engine: Engine, log: AuditLog, result: PseudonymisedFile) -> int:
                     },
                 ),
             )
+            seq = log.flush(session)
+            assert seq is not None  # the entry just appended
+            return seq
     finally:
         engine.dispose()
 
