@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     FromClause,
     Select,
@@ -47,6 +48,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.orm import Session
 
@@ -348,7 +350,14 @@ def _bucket(
             )
         pattern = {Period.DAY: "'%Y-%m-%d'", Period.MONTH: "'%Y-%m'", Period.YEAR: "'%Y'"}[period]
         return func.date_format(column, literal_column(pattern))
-    # SQLite keeps dates and UTC datetimes as ISO text: the label is a prefix of it.
+    # SQLite keeps dates as ISO text, and the system of record's datetimes as integer
+    # microseconds since 1970 UTC (schemas.tables.RecordTime): made ISO text, the label is a
+    # prefix of it.
+    if ftype is FieldType.DATETIME:
+        seconds = type_coerce(column, BigInteger).op("/")(1_000_000)  # SQLite's integer division
+        column = func.strftime(
+            literal_column("'%Y-%m-%d %H:%M:%S'"), seconds, literal_column("'unixepoch'")
+        )
     if period is Period.WEEK:
         return func.date(column, literal_column("'-6 days'"), literal_column("'weekday 1'"))
     width = {Period.DAY: 10, Period.MONTH: 7, Period.YEAR: 4}[period]

@@ -31,6 +31,7 @@ from dsar.requests.intake import check_changes
 from kernel.errors import Conflict, NotFound
 from records.external import ExternalSystems
 from records.ingest import encrypt_rows
+from records.provenance import compact
 from records.restrictions import FlagKind, active_flags, raise_flag
 from records.store import RecordStore, StoredRecord, read_subject, subject_exists
 from schemas.enums import LegalBasis, SourceChannel, UseKind
@@ -312,13 +313,16 @@ class Fulfiller:
                     continue
                 table = self.store.tables.table(entity)
                 ids = session.execute(
-                    select(table.c.id, table.c.provenance).where(table.c.subject_id == subject_id)
+                    select(
+                        table.c.id, table.c.provenance, table.c.source, table.c.collected_at
+                    ).where(table.c.subject_id == subject_id)
                 ).all()
-                for record_id, provenance in ids:
+                for record_id, provenance, source, collected_at in ids:
                     row: dict[str, Any] = dict(mine)
                     encrypt_rows(self.store, entity, [(subject_id, row)])
                     stamp = ["rectification", self.now().isoformat()]
-                    row["provenance"] = {**dict(provenance), **{k: stamp for k in mine}}
+                    changed = compact(dict.fromkeys(mine, stamp), source, collected_at)
+                    row["provenance"] = {**dict(provenance or {}), **changed}
                     row["updated_at"] = self.now()
                     session.execute(update(table).where(table.c.id == record_id).values(**row))
                 counts[entity] = len(ids)

@@ -398,10 +398,16 @@ def _touched(table: Table, reach: _Reach) -> ColumnElement[bool]:
         return true()
     marks: list[ColumnElement[bool]] = [table.c[name].is_not(None) for name in sorted(reach.held)]
     for source in sorted(reach.sources):
-        # Source ids are kebab-case ([a-z0-9-]), so they hold no LIKE wildcard.
+        # Source ids are kebab-case ([a-z0-9-]), so they hold no LIKE wildcard. A value from
+        # another source than its row's is stored as "field": "source" or "field": ["source",
+        # "time"] (records.provenance); the JSON text is matched in both forms, with or
+        # without a space after the colon.
+        text = cast(table.c.provenance, Text)
         marks += [
             table.c.source == source,
-            cast(table.c.provenance, Text).like(f'%["{source}",%'),
+            text.like(f'%["{source}",%'),
+            text.like(f'%: "{source}"%'),
+            text.like(f'%:"{source}"%'),
         ]
     return or_(*marks)
 

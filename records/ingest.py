@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Table, bindparam, func, select, tuple_, update
+from sqlalchemy import Column, Table, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from kernel.errors import NotFound, RecordError, TietotieError, ValidationFailed
 from records.bulk import fill_columns, insert_rows, matching, new_ids
+from records.provenance import compact
 from schemas.primitives import parse_duration
 from schemas.runtime import to_text
 from schemas.tables import FieldColumn, entity_retention
@@ -109,6 +110,20 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[start : start + size]
 
 
+_STATE: Final = ("provenance", "retention_until", "source", "collected_at")
+"""What a merge needs of a stored row: its provenance, retention, and own stamp."""
+
+
+def _state_columns(table: Table) -> list[Column[Any]]:
+    return [table.c[name] for name in _STATE]
+
+
+def _state(values: Sequence[Any]) -> dict[str, Any]:
+    row = dict(zip(_STATE, values, strict=True))
+    row["provenance"] = dict(row["provenance"] or {})
+    return row
+
+
 class _Planner:
     """One batch of one entity from one source."""
 
@@ -151,9 +166,6 @@ class _Planner:
         self.stamp = [source, now.isoformat()]
         self.required = [n for n, f in self.spec.fields.items() if f.required]
         self.new_id = _Ids(expected)
-        # Rows given the same fields share one provenance dict until a merge changes theirs
-        # (merges replace it, never update it in place), so it is serialised once per shape.
-        self.provenances: dict[tuple[str, ...], dict[str, list[str]]] = {}
 
     # phase 1: each row on its own ------------------------------------------------------------
 
@@ -234,14 +246,6 @@ class _Planner:
             return crypto.blind_any_version(text)  # type: ignore[no-any-return]
         return [value]
 
-    def provenance(self, values: dict[str, Any]) -> dict[str, list[str]]:
-        """``{field: [source, now]}`` for ``values``; shared by rows of the same fields."""
-        shape = tuple(values)
-        found = self.provenances.get(shape)
-        if found is None:
-            found = self.provenances[shape] = {k: self.stamp for k in values}
-        return found
-
     def record(
         self, values: dict[str, Any], *, subject_id: str, parent_id: str | None, record_id: str
     ) -> dict[str, Any]:
@@ -252,7 +256,9 @@ class _Planner:
             "collected_at": self.plan.now,
             "updated_at": self.plan.now,
             "retention_until": self.retention_until,
-            "provenance": self.provenance(values),
+            # every value of a new row has the row's own stamp: nothing to list
+            # (records.provenance)
+            "provenance": {},
         }
         if parent_id is not None:
             row["parent_id"] = parent_id
@@ -314,16 +320,16 @@ class _Planner:
                     else tuple_(*cols).in_(list(chunk))
                 )
                 stmt = (
-                    select(t.c.id, t.c.provenance, t.c.retention_until, *cols)
+                    select(t.c.id, *_state_columns(t), *cols)
                     .where(cond)
                     .order_by(t.c.collected_at, t.c.id)
                 )
                 for r in self.session.execute(stmt):
-                    stored = tuple(r[3:])
+                    stored = tuple(r[1 + len(_STATE) :])
                     canon_key = back.get(stored)
                     if canon_key is not None:
                         found.setdefault(canon_key, r[0])
-                        state.setdefault(r[0], {"provenance": dict(r[1]), "retention_until": r[2]})
+                        state.setdefault(r[0], _state(r[1 : 1 + len(_STATE)]))
             maps.append(found)
         return maps, state
 
@@ -331,9 +337,9 @@ class _Planner:
         """Add the provenance and retention of the stored records ``ids`` to ``state``."""
         t = self.table
         for chunk in _chunks(sorted(ids - state.keys())):
-            stmt = select(t.c.id, t.c.provenance, t.c.retention_until).where(t.c.id.in_(chunk))
-            for rid, provenance, retention_until in self.session.execute(stmt):
-                state[rid] = {"provenance": dict(provenance), "retention_until": retention_until}
+            stmt = select(t.c.id, *_state_columns(t)).where(t.c.id.in_(chunk))
+            for r in self.session.execute(stmt):
+                state[r[0]] = _state(r[1:])
 
     def plan_subjects(self, accepted: list[tuple[IncomingRow, dict[str, Any]]]) -> None:
         keyed = [self.match_keys(vals) for _, vals in accepted]
@@ -357,8 +363,7 @@ class _Planner:
                 merged = False
             elif target in new_index:
                 record = new_index[target]
-                record.update(vals)
-                record["provenance"] = {**record["provenance"], **{k: self.stamp for k in vals}}
+                record.update(vals)  # same batch, same source: the row's own stamp
                 merged = True
             else:
                 upd = self.plan.updates.setdefault(
@@ -372,7 +377,11 @@ class _Planner:
                     },
                 )
                 upd.update(vals)
-                upd["provenance"].update({k: self.stamp for k in vals})
+                held = state[target]
+                changed = compact(
+                    dict.fromkeys(vals, self.stamp), held["source"], held["collected_at"]
+                )
+                upd["provenance"].update(changed)
                 merged = True
             for ki, canon in enumerate(keys):
                 if canon is not None:

@@ -383,6 +383,10 @@ class _Shape:
     # (name, chance of a value, generator); chance None: always, without drawing a number
     fields: list[tuple[str, float | None, _Make]]
     children: list[tuple[str, int, int]]
+    # {field: source} of the fields another source than the row's collects (records.provenance)
+    elsewhere: dict[str, str]
+    # the stored provenance of each set of such fields a row holds, made once per set
+    provenances: dict[tuple[str, ...], dict[str, str]]
 
 
 def seed(
@@ -464,10 +468,12 @@ def _shapes(store: RecordStore, maker: _Maker, now: datetime) -> dict[str, _Shap
     shapes = {}
     for e in order:
         retention = now + parse_duration(entity_retention(strategy, e) or "P1Y")
-        provenance = {
-            name: [src, now.isoformat()]
+        source = _source_for(store, e)
+        elsewhere = {
+            name: src
             for name in index.entities[e].fields
             if (src := next(iter(index.field_sources.get(f"{e}.{name}", [])), None))
+            and src != source
         }
         fields: list[tuple[str, float | None, _Make]] = []
         for name, spec in index.entities[e].fields.items():
@@ -477,14 +483,15 @@ def _shapes(store: RecordStore, maker: _Maker, now: datetime) -> dict[str, _Shap
         shapes[e] = _Shape(
             e,
             {
-                "source": _source_for(store, e),
+                "source": source,
                 "collected_at": now,
                 "updated_at": now,
                 "retention_until": retention,
-                "provenance": provenance,
             },
             fields,
             children[e],
+            elsewhere,
+            {},
         )
     return shapes
 
@@ -530,6 +537,11 @@ def _seed(
         for name, fill, make_value in shape.fields:
             if fill is None or random_() < fill:
                 row[name] = make_value(n, ctx)
+        held = tuple(name for name in shape.elsewhere if name in row)
+        provenance = shape.provenances.get(held)
+        if provenance is None:
+            provenance = shape.provenances[held] = {k: shape.elsewhere[k] for k in held}
+        row["provenance"] = provenance
         rows[entity].append(row)
         for child, low, high in shape.children:
             for _ in range(randint(low, high)):

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from kernel.crypto import Pseudonymiser
 from kernel.errors import NotFound, RecordError
 from kernel.keystore import ERASED, SubjectKeyStore
+from records.provenance import expand
 from schemas.models import Strategy
 from schemas.runtime import RuntimeModels, build_models, normalise, to_text
 from schemas.tables import BLIND_INDEX_DOMAIN, FieldColumn, SystemTables, build_tables
@@ -133,7 +134,8 @@ class StoredRecord:
     collected_at: datetime
     updated_at: datetime
     retention_until: datetime
-    provenance: dict[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """``{field: [source, timestamp]}`` of every value held (records.provenance.expand)."""
     values: dict[str, Any] = field(default_factory=dict)
     erased: list[str] = field(default_factory=list)
 
@@ -276,16 +278,18 @@ def read_subject(
                 collected_at=row["collected_at"],
                 updated_at=row["updated_at"],
                 retention_until=row["retention_until"],
-                provenance=dict(row["provenance"]),
             )
+            held: list[str] = []
             for column in store.tables.fields_of(entity):
                 value = row[column.name]
                 if value is None:
                     continue
+                held.append(column.name)
                 if column.encrypted:
                     pending.append((rec, column, value))
                 else:
                     rec.values[column.name] = value
+            rec.provenance = expand(row["provenance"], rec.source, rec.collected_at, held)
             records.append(rec)
         out[entity] = records
     if pending:

@@ -23,7 +23,7 @@ clear: ``protect`` says how a field leaves the system, and an identifier must be
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
@@ -48,7 +48,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from kernel.errors import StrategyError
-from schemas.enums import FieldType, LegalBasis
+from schemas.enums import FieldType, LegalBasis, Operator
 from schemas.models import Strategy
 from schemas.primitives import parse_duration
 from schemas.runtime import STRING_MAX, canonical_decimal
@@ -59,6 +59,7 @@ __all__ = [
     "RESERVED_COLUMNS",
     "ExactDecimal",
     "FieldColumn",
+    "RecordTime",
     "SystemTables",
     "UTCDateTime",
     "build_tables",
@@ -96,6 +97,8 @@ RESERVED_COLUMNS: Final = frozenset(
 BLIND_INDEX_DOMAIN: Final = "blind-index"
 """The pseudonymisation domain of blind-index tokens (never handed out anywhere)."""
 
+_SEEKS: Final = frozenset({Operator.EQ, Operator.IN, Operator.EXISTS})
+"""Operators an index can seek on and then go on to the next column (equalities)."""
 _ID_LENGTH: Final = 32
 _SOURCE_LENGTH: Final = 64
 _RESERVED_PREFIX: Final = "tietotie_"
@@ -132,6 +135,47 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+
+class RecordTime(UTCDateTime):
+    """A datetime of the system of record: on SQLite, integer microseconds since 1970 UTC.
+
+    SQLite has no date type: a datetime is kept as 26 characters of text, and a row of the
+    system of record holds at least three of them (and their index holds one more). As an
+    integer it takes eight bytes or fewer, orders the same, and is exact. Other databases keep
+    their native ``timestamp with time zone`` (PostgreSQL) or ``DATETIME(6)`` (MariaDB), as
+    :class:`UTCDateTime` does. A SQLite value written as text by an earlier version reads back
+    the same; ``tietotie db upgrade`` turns such values into integers
+    (:mod:`records.migrations.data`), so that comparisons never meet both kinds.
+    """
+
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """BIGINT on SQLite; the native type elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return super().load_dialect_impl(dialect)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        """Microseconds since 1970 UTC on SQLite; naive datetimes never reach the database."""
+        if dialect.name != "sqlite" or value is None:
+            return super().process_bind_param(value, dialect)
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: attach a time zone before storing it")
+        return (value - _EPOCH) // _MICROSECOND
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """An aware UTC datetime, from an integer or from an earlier version's text."""
+        if isinstance(value, int):
+            return _EPOCH + value * _MICROSECOND
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return super().process_result_value(value, dialect)
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -217,7 +261,7 @@ def _column_type(ftype: FieldType, values: list[str] | None) -> TypeEngine[Any]:
         case FieldType.DATE:
             return Date()
         case FieldType.DATETIME:
-            return UTCDateTime()
+            return RecordTime()
         case FieldType.ENUM:
             # Wide enough that adding an enum value never narrows the column.
             return String(max(64, *(len(v) for v in values or [""])))
@@ -251,11 +295,19 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
         strategy=strategy, metadata=metadata or new_metadata(), subject_entity=subject
     )
     conditioned: dict[str, set[str]] = {}
-    conditions = [c for a in strategy.activations for c in a.audience.where]
-    conditions += [c for g in strategy.system.access for c in g.rows]
-    for cond in conditions:
-        entity_name, _, field_name = cond.field.partition(".")
-        conditioned.setdefault(entity_name, set()).add(field_name)
+    # per entity, the fields one audience or row filter tests together, equalities first
+    groups: dict[str, set[tuple[str, ...]]] = {}
+    filters = [a.audience.where for a in strategy.activations]
+    filters += [g.rows for g in strategy.system.access]
+    for where in filters:
+        tested: dict[str, list[tuple[bool, str]]] = {}
+        for cond in where:
+            entity_name, _, field_name = cond.field.partition(".")
+            conditioned.setdefault(entity_name, set()).add(field_name)
+            tested.setdefault(entity_name, []).append((cond.op not in _SEEKS, field_name))
+        for entity_name, fields in tested.items():
+            ordered = tuple(dict.fromkeys(f for _, f in sorted(fields)))
+            groups.setdefault(entity_name, set()).add(ordered)
     for name in _entity_order(strategy):
         entity = index.entities[name]
         if name.startswith(_RESERVED_PREFIX):
@@ -299,9 +351,9 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
             )
         columns += [
             Column("source", String(_SOURCE_LENGTH), nullable=False),
-            Column("collected_at", UTCDateTime(), nullable=False),
-            Column("updated_at", UTCDateTime(), nullable=False),
-            Column("retention_until", UTCDateTime(), nullable=False, index=True),
+            Column("collected_at", RecordTime(), nullable=False),
+            Column("updated_at", RecordTime(), nullable=False),
+            Column("retention_until", RecordTime(), nullable=False, index=True),
             Column("provenance", JSON(), nullable=False),
         ]
         indexes: list[Index] = []
@@ -342,17 +394,31 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
             already = len(stored) == 1 and (key[0] in entity.identifiers or stored[0] != key[0])
             if not already:
                 indexes.append(Index(f"ix_{name}_match_{'_'.join(key)}", *stored))
-        for fname in sorted(conditioned.get(name, set())):
-            column = out.columns.get(f"{name}.{fname}")
-            if column is None or column.encrypted or column.type is FieldType.TEXT:
-                continue
-            if name == subject:
+
+        def comparable(fname: str, entity: str = name) -> bool:
+            column = out.columns.get(f"{entity}.{fname}")
+            return not (column is None or column.encrypted or column.type is FieldType.TEXT)
+
+        if name == subject:
+            for fname in sorted(f for f in conditioned.get(name, set()) if comparable(f)):
                 # Tested on the subject table itself: (field, subject_id) lets the database
                 # seek the matching subjects and never read the rest of their rows.
                 indexes.append(Index(f"ix_{name}_by_{fname}"[:63], fname, "subject_id"))
-            else:
-                # Tested per subject through EXISTS: (subject_id, field) covers the probe.
-                indexes.append(Index(f"ix_{name}_cond_{fname}"[:63], "subject_id", fname))
+        else:
+            # Tested per subject through EXISTS: (subject_id, the fields one filter tests,
+            # equalities first) answers the probe from one index; a group that leads another
+            # is served by it.
+            probes = {tuple(f for f in g if comparable(f)) for g in groups.get(name, set())}
+            probes = {
+                p for p in probes if p and not any(o != p and o[: len(p)] == p for o in probes)
+            }
+            for probe in sorted(probes):
+                label = "_".join(probe)
+                indexes.append(Index(f"ix_{name}_cond_{label}"[:63], "subject_id", *probe))
+        if any(ix.expressions[0] == "subject_id" for ix in indexes):
+            # an index led by subject_id serves every lookup by subject (reads, erasure, the
+            # foreign key's cascade) as well as one of its own: keep only that one
+            columns[1].index = False
         out.tables[name] = Table(
             name, out.metadata, *columns, *indexes, comment=f"system of record: {name}"
         )

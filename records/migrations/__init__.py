@@ -41,6 +41,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    DateTime,
     Engine,
     Integer,
     MetaData,
@@ -58,7 +59,8 @@ from sqlalchemy.types import TypeEngine
 
 from kernel.db import DatabaseError
 from kernel.errors import TietotieError
-from schemas.tables import UTCDateTime, new_metadata
+from records.migrations import data
+from schemas.tables import RecordTime, UTCDateTime, new_metadata
 
 __all__ = ["DestructiveMigration", "MigrationPlan", "Step", "plan_upgrade", "upgrade"]
 
@@ -103,6 +105,7 @@ class MigrationPlan:
     _ops: Any = None
     _rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _triggers: list[list[str]] = field(default_factory=list)
+    _rewrites: list[data.Rewrite] = field(default_factory=list)
 
     @property
     def destructive(self) -> list[Step]:
@@ -237,6 +240,26 @@ def _content_steps(conn: Connection, metadata: MetaData, plan: MigrationPlan) ->
                 plan._triggers.append(list(statements))
 
 
+def _compare_type(
+    context: MigrationContext,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_type: TypeEngine[Any],
+    metadata_type: TypeEngine[Any],
+) -> bool | None:
+    """Alembic's type comparison, but for a datetime of the system of record on SQLite: a
+    column declared DATETIME by an earlier version holds its integers as well as BIGINT would
+    (SQLite stores any value in any column), so it is not altered; its text values are turned
+    into integers by the ``epoch-times`` rewrite instead. None: Alembic's own comparison."""
+    if (
+        context.dialect.name == "sqlite"
+        and isinstance(metadata_type, RecordTime)
+        and isinstance(inspected_type, DateTime | Integer)
+    ):
+        return False
+    return None
+
+
 def _plan(conn: Connection, metadata: MetaData) -> MigrationPlan:
     known = set(metadata.tables) | _managed(conn)
 
@@ -246,7 +269,7 @@ def _plan(conn: Connection, metadata: MetaData) -> MigrationPlan:
     context = MigrationContext.configure(
         conn,
         opts={
-            "compare_type": True,
+            "compare_type": _compare_type,
             "include_name": include_name,
             "target_metadata": metadata,
         },
@@ -258,6 +281,8 @@ def _plan(conn: Connection, metadata: MetaData) -> MigrationPlan:
     code = render_python_code(upgrade_ops) if steps else ""
     plan = MigrationPlan(steps=steps, script=code, _ops=upgrade_ops)
     _content_steps(conn, metadata, plan)
+    plan._rewrites = data.pending(conn, metadata, set(inspect(conn).get_table_names()))
+    plan.steps += [Step("rewrite rows", r.table.name, r.detail, False) for r in plan._rewrites]
     plan.script += "".join(f"\n# {s.kind} {s.table}: {s.detail}" for s in plan.steps[len(steps) :])
     return plan
 
@@ -312,13 +337,15 @@ def upgrade(
     metadata: MetaData,
     *,
     allow_destructive: bool = False,
+    progress: data.DataProgress | None = None,
 ) -> MigrationPlan:
     """Bring the database to ``metadata``: additive changes always, destructive ones on request.
 
     Raises :class:`DestructiveMigration` (nothing applied) listing what would be lost when the
     plan has destructive steps and ``allow_destructive`` is false. Plans and applies under the
     migration lock, in one transaction where the database supports transactional DDL (SQLite,
-    PostgreSQL).
+    PostgreSQL). Row rewrites (:mod:`records.migrations.data`) run after the schema steps, in
+    the same transaction, telling ``progress`` how far each table is.
     """
     now = datetime.now(UTC)
     with engine.begin() as conn, _migration_lock(conn):
@@ -346,6 +373,8 @@ def upgrade(
         for statements in plan._triggers:
             for statement in statements:
                 conn.exec_driver_sql(statement)
+        data.run(conn, plan._rewrites, now, progress)
+        data.record_fresh(conn, metadata, now)
         have = {r[0] for r in conn.execute(select(_registry.c.name))}
         fresh = [{"name": n, "added_at": now} for n in metadata.tables if n not in have]
         if fresh:

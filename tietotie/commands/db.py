@@ -46,7 +46,12 @@ def register(app: typer.Typer) -> None:
             if dry_run:
                 plan = plan_upgrade(engine, metadata)
             else:
-                plan = upgrade(engine, metadata, allow_destructive=allow_destructive)
+                plan = upgrade(
+                    engine,
+                    metadata,
+                    allow_destructive=allow_destructive,
+                    progress=lambda table, rows: _rewritten(console, table, rows),
+                )
         except DestructiveMigration as exc:
             console.print(f"[red]refused[/red]: {escape(exc.message)}")
             for step in exc.context.get("steps", []):
@@ -65,3 +70,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"dry run: {len(plan.steps)} step(s) not applied")
         else:
             console.print(f"applied {len(plan.steps)} step(s)")
+
+
+def _rewritten(console: Console, table: str, rows: int) -> None:
+    """Progress of a row rewrite: a line per 100,000 rows of a table."""
+    if rows % 100_000 == 0:
+        console.print(f"  {table}: {rows:,} rows rewritten so far")

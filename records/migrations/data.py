@@ -1,0 +1,237 @@
+"""Rewrites of stored rows that ``tietotie db upgrade`` runs once per table, after the schema.
+
+* ``compact-provenance`` rewrites the provenance of rows written before provenance was stored
+  compactly (every field listed with its source and time) into the form that lists only what
+  differs from the row's own source and time (:mod:`records.provenance`);
+* ``epoch-times`` (SQLite) turns the datetimes of the system of record that earlier versions
+  stored as text into integer microseconds (:class:`schemas.tables.RecordTime`).
+
+Readers give the same answers before and after; the rewrites only save space. A table's
+rewrite runs in batches of :data:`BATCH` rows in primary-key order, each batch one
+``UPDATE`` per changed row, and reports its progress; the table is then recorded in
+``tietotie_data_steps`` so later upgrades skip it. A table created by the upgrade, or holding no
+row with any provenance, is recorded at once. It runs inside the upgrade's transaction, under
+its migration lock: all of it or none of it is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    select,
+    update,
+)
+
+from records.provenance import compact
+from schemas.tables import RecordTime, UTCDateTime, new_metadata
+
+__all__ = ["BATCH", "DataProgress", "Rewrite", "pending", "record_fresh", "run"]
+
+BATCH: Final = 10_000
+
+DataProgress = Callable[[str, int], None]
+"""Told ``(table, rows rewritten so far)`` after every batch."""
+
+steps_metadata = new_metadata()
+_done = Table(
+    "tietotie_data_steps",
+    steps_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("step", String(64), primary_key=True),
+    Column("done_at", UTCDateTime(), nullable=False),
+    comment="row rewrites of tietotie db upgrade already applied, per table",
+)
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One planned rewrite of one table's rows."""
+
+    step: str
+    table: Table
+
+    @property
+    def detail(self) -> str:
+        """What the rewrite does, for the plan."""
+        what = _STEPS[self.step].what
+        return f"{what}, {BATCH:,} rows a batch"
+
+
+@dataclass(frozen=True)
+class _Step:
+    what: str
+    applies: Callable[[Table, str], bool]
+    needed: Callable[[Connection, Table], bool]
+    apply: Callable[[Connection, Table, DataProgress | None], int]
+
+
+def _recorded(conn: Connection) -> set[tuple[str, str]]:
+    if not conn.dialect.has_table(conn, _done.name):
+        return set()
+    return {(t, s) for t, s in conn.execute(select(_done.c.table_name, _done.c.step))}
+
+
+def _keyset(conn: Connection, table: Table, *columns: Any) -> Iterator[list[Any]]:
+    """The rows of ``table`` in primary-key order, :data:`BATCH` at a time."""
+    last: str | None = None
+    while True:
+        stmt = select(table.c.id, *columns).order_by(table.c.id).limit(BATCH)
+        if last is not None:
+            stmt = stmt.where(table.c.id > last)
+        rows = [tuple(r) for r in conn.execute(stmt)]
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+# compact-provenance ---------------------------------------------------------------------------
+
+
+def _has_provenance(table: Table, dialect: str) -> bool:
+    return {"id", "source", "collected_at", "provenance"} <= set(table.c.keys())
+
+
+def _holds_provenance(conn: Connection, table: Table) -> bool:
+    text = cast(table.c.provenance, Text)
+    stmt = select(table.c.id).where(text.is_not(None), text != "{}").limit(1)
+    return conn.execute(stmt).first() is not None
+
+
+def _compact_provenance(conn: Connection, table: Table, progress: DataProgress | None) -> int:
+    changed = seen = 0
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("rid"))
+        .values(provenance=bindparam("compacted"))
+    )
+    columns = (table.c.source, table.c.collected_at, table.c.provenance)
+    for rows in _keyset(conn, table, *columns):
+        updates = []
+        for rid, source, collected_at, provenance in rows:
+            stored = dict(provenance or {})
+            smaller = compact(stored, source, collected_at)
+            if smaller != stored:
+                updates.append({"rid": rid, "compacted": smaller})
+        if updates:
+            conn.execute(stmt, updates)
+            changed += len(updates)
+        seen += len(rows)
+        if progress is not None:
+            progress(table.name, seen)
+    return changed
+
+
+# epoch-times ----------------------------------------------------------------------------------
+
+
+def _times(table: Table) -> list[str]:
+    return [c.name for c in table.columns if isinstance(c.type, RecordTime)]
+
+
+def _has_times(table: Table, dialect: str) -> bool:
+    return dialect == "sqlite" and bool(_times(table))
+
+
+def _as_text(table: Table) -> str:
+    return " OR ".join(f"typeof(\"{c}\") = 'text'" for c in _times(table))
+
+
+def _holds_text_times(conn: Connection, table: Table) -> bool:
+    # names from the compiled strategy (identifiers checked when it was validated), never input
+    sql = f'SELECT 1 FROM "{table.name}" WHERE {_as_text(table)} LIMIT 1'  # noqa: S608
+    return conn.exec_driver_sql(sql).first() is not None
+
+
+def _micros(column: str) -> str:
+    """SQL turning SQLAlchemy's SQLite datetime text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC)
+    into integer microseconds since 1970; integers and NULL stay as they are."""
+    quoted = f'"{column}"'
+    return (
+        f"CASE WHEN typeof({quoted}) = 'text' THEN "
+        f"CAST(strftime('%s', substr({quoted}, 1, 19)) AS INTEGER) * 1000000 + "
+        f"CAST(substr(substr({quoted}, 21) || '000000', 1, 6) AS INTEGER) "
+        f"ELSE {quoted} END"
+    )
+
+
+def _epoch_times(conn: Connection, table: Table, progress: DataProgress | None) -> int:
+    sets = ", ".join(f'"{c}" = {_micros(c)}' for c in _times(table))
+    sql = (  # names from the compiled strategy, never input
+        f'UPDATE "{table.name}" SET {sets} WHERE rowid IN '  # noqa: S608
+        f'(SELECT rowid FROM "{table.name}" WHERE {_as_text(table)} LIMIT {BATCH})'
+    )
+    changed = 0
+    while True:
+        done = conn.exec_driver_sql(sql).rowcount
+        if not done:
+            return changed
+        changed += done
+        if progress is not None:
+            progress(table.name, changed)
+
+
+_STEPS: Final = {
+    "compact-provenance": _Step(
+        "provenance stored compactly", _has_provenance, _holds_provenance, _compact_provenance
+    ),
+    "epoch-times": _Step(
+        "datetimes as integer microseconds", _has_times, _holds_text_times, _epoch_times
+    ),
+}
+# epoch-times first: the other reads times, and either form reads the same
+
+
+def pending(conn: Connection, metadata: MetaData, present: set[str]) -> list[Rewrite]:
+    """The rewrites the existing tables still need, in the order to run them."""
+    done = _recorded(conn)
+    dialect = conn.dialect.name
+    return [
+        Rewrite(step, table)
+        for step in ("epoch-times", "compact-provenance")
+        for table in metadata.sorted_tables
+        if table.name in present
+        and (table.name, step) not in done
+        and _STEPS[step].applies(table, dialect)
+        and _STEPS[step].needed(conn, table)
+    ]
+
+
+def run(
+    conn: Connection, rewrites: list[Rewrite], now: datetime, progress: DataProgress | None = None
+) -> int:
+    """Apply ``rewrites``, recording each as done; the number of rows changed."""
+    steps_metadata.create_all(conn)
+    changed = 0
+    for rewrite in rewrites:
+        changed += _STEPS[rewrite.step].apply(conn, rewrite.table, progress)
+        row = {"table_name": rewrite.table.name, "step": rewrite.step, "done_at": now}
+        conn.execute(_done.insert(), row)
+    return changed
+
+
+def record_fresh(conn: Connection, metadata: MetaData, now: datetime) -> None:
+    """Record as done the rewrites no table needs any more (new tables, rewritten ones)."""
+    steps_metadata.create_all(conn)
+    done = _recorded(conn)
+    dialect = conn.dialect.name
+    rows = [
+        {"table_name": t.name, "step": step, "done_at": now}
+        for step, spec in _STEPS.items()
+        for t in metadata.sorted_tables
+        if (t.name, step) not in done and spec.applies(t, dialect)
+    ]
+    if rows:
+        conn.execute(_done.insert(), rows)
