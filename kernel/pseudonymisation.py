@@ -1,10 +1,13 @@
 """Pseudonymise CSV, JSON Lines and Parquet files in one streaming pass with constant memory.
 
 Rows are read in chunks (10,000 by default); each chosen column of a chunk goes through the
-batch token API in one call, and the chunk is written out. The output is written to a temporary
-file beside the destination and renamed over it only when the whole file is done, so a failure
-never leaves a half-pseudonymised file behind. Every token of one run is made under the key
-version that was current when the run started.
+batch token API in one call, and the chunk is written out. With pyarrow installed, CSV is
+parsed and written by pyarrow in C++ (every column as text, quoted line breaks allowed) on
+helper threads while this one makes tokens; without it, by Python's csv module. Both read the
+same rows; pyarrow's writer quotes every value, which reads back the same. The output is
+written to a temporary file beside the destination and renamed over it only when the whole
+file is done, so a failure never leaves a half-pseudonymised file behind. Every token of one
+run is made under the key version that was current when the run started.
 
 Empty values stay empty (a token of "nothing" would only mark the row) and so do JSON ``null``
 and Parquet nulls. In JSON Lines and Parquet, numbers and booleans are tokenised as their JSON
@@ -14,19 +17,23 @@ since there is no safe way to pseudonymise a structure. Only top-level JSON keys
 
 from __future__ import annotations
 
+import array
+import codecs
 import csv
 import datetime as dt
 import decimal
+import hashlib
 import importlib
 import importlib.util
 import io
 import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final
 
 from kernel.crypto import Pseudonymiser, TokenMode, validate_domain
 from kernel.errors import RecordError
@@ -84,24 +91,33 @@ class PseudonymisedFile:
     key_version: int
     rows: int
     fields: Mapping[str, TokenMode]
+    sha256: str | None = None
+    """Hex SHA-256 of the file written, when the run computed it (every local run does)."""
 
 
 ProgressCallback = Callable[[Progress], None]
 
 
-class _CsvReader(Protocol):
-    line_num: int
-
-    def __iter__(self) -> Iterator[list[str]]: ...
-    def __next__(self) -> list[str]: ...
-
-
 _Tokenise = Callable[[list[str], TokenMode], list[str]]
+_Arrow = tuple[Any, Any]  # the pyarrow and pyarrow.csv modules (untyped)
+
+_INT32_LIMIT: Final = 1 << 31
+_ARROW_BLOCK_BYTES: Final = 1 << 20
+"""Bytes pyarrow's CSV reader parses at a time. It reads a few dozen blocks ahead, so this
+bounds its memory (about 40 MiB measured, whatever the file's size); larger blocks were no
+faster."""
 
 
 def parquet_available() -> bool:
     """Whether ``pyarrow`` is importable, and so Parquet files can be pseudonymised."""
     return importlib.util.find_spec("pyarrow") is not None
+
+
+def _pyarrow_csv() -> _Arrow | None:
+    """``pyarrow`` and ``pyarrow.csv`` when installed, for the batched CSV pass; else None."""
+    if not parquet_available():
+        return None
+    return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.csv")
 
 
 def detect_format(path: Path) -> FileFormat:
@@ -194,6 +210,7 @@ def pseudonymise_file(
             rows = run.jsonl(tmp)
         else:
             rows = run.parquet(tmp)
+        digest = run.sha256 or _file_sha256(tmp)
     return PseudonymisedFile(
         source=src,
         destination=dst,
@@ -202,7 +219,16 @@ def pseudonymise_file(
         key_version=version,
         rows=rows,
         fields=plan,
+        sha256=digest,
     )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _mode(name: str, how: TokenMode | str) -> TokenMode:
@@ -217,9 +243,9 @@ def _mode(name: str, how: TokenMode | str) -> TokenMode:
 
 def _replace_nonempty(values: list[Any], tokenise: _Tokenise, how: TokenMode) -> list[Any]:
     """Tokens in place of the non-empty values; ``""`` and ``None`` stay as they are."""
-    positions = [i for i, value in enumerate(values) if value]
-    if len(positions) == len(values):
+    if all(values):  # only strings and None reach here: no value is empty
         return tokenise(values, how)
+    positions = [i for i, value in enumerate(values) if value]
     tokens = tokenise([values[i] for i in positions], how)
     out = list(values)
     for i, token in zip(positions, tokens, strict=True):
@@ -257,6 +283,7 @@ class _Run:
         self.chunk_rows = chunk_rows
         self.progress = progress
         self.total_bytes = src.stat().st_size
+        self.sha256: str | None = None  # set by a pass that hashes what it writes
 
     def _report(self, rows: int, bytes_read: int) -> None:
         if self.progress is not None:
@@ -284,59 +311,210 @@ class _Run:
     # CSV ----------------------------------------------------------------------------------
 
     def csv(self, tmp: Path) -> int:
+        header, terminator = self._csv_header()
+        error = self._missing(header)
+        if error is not None:
+            raise error
+        arrow = _pyarrow_csv()
+        rows = None if arrow is None else self._csv_arrow(tmp, header, terminator, arrow)
+        if rows is None:
+            rows = self._csv_python(tmp, header, terminator)
+        self._report(rows, self.total_bytes)
+        return rows
+
+    def _csv_header(self) -> tuple[list[str], str]:
+        """The header row, and the line terminator the output keeps (that of the first line)."""
+        try:
+            with self.src.open(encoding="utf-8-sig", newline="") as fin:
+                first = fin.readline()
+                header = next(csv.reader(itertools.chain([first], fin)), None)
+        except UnicodeDecodeError:
+            raise self._not_utf8() from None
+        except csv.Error as exc:
+            raise self._not_csv(1, exc) from None
+        if header is None:
+            raise RecordError(
+                f"{self.src}: the file is empty, with no header row", file=str(self.src)
+            )
+        return header, "\r\n" if first.endswith("\r\n") else "\n"
+
+    def _csv_columns(self, header: Sequence[str]) -> list[tuple[int, TokenMode]]:
+        """Every column to tokenise, by position: a name the header repeats is each of them."""
+        return [(i, self.plan[name]) for i, name in enumerate(header) if name in self.plan]
+
+    def _csv_python(self, tmp: Path, header: list[str], terminator: str) -> int:
+        columns = self._csv_columns(header)
+        rows = 0
+        with tmp.open("w", encoding="utf-8", newline="") as fout:
+            writer = csv.writer(fout, lineterminator=terminator)
+            # Python 3.11's writer leaves a lone "\r" unquoted when the terminator is "\n",
+            # and a reader would take it for a line break: such rows are written all quoted.
+            quoted = csv.writer(fout, lineterminator=terminator, quoting=csv.QUOTE_ALL)
+            writer.writerow(header)
+            for chunk, bytes_read in self._csv_chunks(len(header)):
+                for index, how in columns:
+                    column = [row[index] for row in chunk]
+                    for row, value in zip(
+                        chunk, _replace_nonempty(column, self.tokenise, how), strict=True
+                    ):
+                        row[index] = value
+                if terminator == "\n" and "\r" in "".join(itertools.chain.from_iterable(chunk)):
+                    for row in chunk:
+                        (quoted if any("\r" in value for value in row) else writer).writerow(row)
+                else:
+                    writer.writerows(chunk)
+                rows += len(chunk)
+                self._report(rows, bytes_read)
+        return rows
+
+    def _csv_chunks(self, width: int) -> Iterator[tuple[list[list[str]], int]]:
+        """The data rows in chunks, each with the bytes of the source read so far."""
         with (
             self.src.open("rb") as raw,
             io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fin,
         ):
-            first = fin.readline()
-            terminator = "\r\n" if first.endswith("\r\n") else "\n"
-            reader = csv.reader(itertools.chain([first], fin))
-            header = next(reader, None)
-            if header is None:
-                raise RecordError(
-                    f"{self.src}: the file is empty, with no header row", file=str(self.src)
+            reader = csv.reader(fin)
+            chunk: list[list[str]] = []
+            try:
+                next(reader, None)  # the header, read already
+                for row in reader:
+                    if len(row) != width:
+                        if not row:
+                            continue  # a blank line holds no data
+                        line = reader.line_num
+                        raise RecordError(
+                            f"{self.src}: line {line} has {len(row)} columns but the header has "
+                            f"{width}; refusing to guess which value belongs to which column",
+                            file=str(self.src),
+                            line=line,
+                        )
+                    chunk.append(row)
+                    if len(chunk) == self.chunk_rows:
+                        yield chunk, raw.tell()
+                        chunk = []
+            except UnicodeDecodeError:
+                raise self._not_utf8() from None
+            except csv.Error as exc:
+                raise self._not_csv(reader.line_num, exc) from None
+            if chunk:
+                yield chunk, raw.tell()
+
+    def _csv_arrow(
+        self, tmp: Path, header: list[str], terminator: str, arrow: _Arrow
+    ) -> int | None:
+        """The CSV pass through pyarrow: blocks parsed in C++, a column at a time tokenised.
+
+        None when pyarrow refuses a file that Python's reader takes (a header with no line
+        break after it, say): the caller then runs the Python pass over it.
+        """
+        pa, pcsv = arrow
+        columns = self._csv_columns(header)
+        read = pcsv.ReadOptions(block_size=_ARROW_BLOCK_BYTES)
+        # Quoted values may hold line breaks; every column is text, and empty stays empty.
+        parse = pcsv.ParseOptions(newlines_in_values=True)
+        convert = pcsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        write = pcsv.WriteOptions(include_header=False, eol=terminator)
+        digest = hashlib.sha256()
+
+        def put(data: Any) -> None:  # bytes, or a pyarrow buffer
+            digest.update(data)
+            sink.write(data)
+
+        def put_table(table: Any) -> None:
+            formatted = pa.BufferOutputStream()
+            pcsv.write_csv(table, formatted, write_options=write)
+            put(formatted.getvalue())
+
+        rows = 0
+        try:
+            with pa.OSFile(str(self.src)) as raw, tmp.open("wb") as sink:
+                reader = pcsv.open_csv(
+                    raw, read_options=read, parse_options=parse, convert_options=convert
                 )
-            error = self._missing(header)
-            if error is not None:
-                raise error
-            columns = [(i, self.plan[name]) for i, name in enumerate(header) if name in self.plan]
-            width = len(header)
-            rows = 0
-            with tmp.open("w", encoding="utf-8", newline="") as fout:
-                writer = csv.writer(fout, lineterminator=terminator)
-                writer.writerow(header)
-                for chunk in self._csv_chunks(reader, width):
-                    for index, how in columns:
-                        column = [row[index] for row in chunk]
-                        for row, value in zip(
-                            chunk, _replace_nonempty(column, self.tokenise, how), strict=True
-                        ):
-                            row[index] = value
-                    writer.writerows(chunk)
-                    rows += len(chunk)
-                    self._report(rows, raw.tell())
-        self._report(rows, self.total_bytes)
+                if reader.schema.names != header:  # both parsers read the same bytes
+                    raise RecordError(
+                        f"{self.src}: pyarrow reads the header row differently from Python's "
+                        "csv module; check its quoting",
+                        file=str(self.src),
+                        line=1,
+                    )
+                put(_csv_line(header, terminator))
+                with ThreadPoolExecutor(2, thread_name_prefix="pseudonymise-csv") as pool:
+                    # Helper threads parse the next block, and format, hash and write the last
+                    # one, while this thread tokenises; pyarrow, hashlib and the file release
+                    # the GIL for that work.
+                    chunks = _arrow_chunks(pa, reader, self.chunk_rows)
+                    ahead = pool.submit(next, chunks, None)
+                    written: Future[None] | None = None
+                    while (table := ahead.result()) is not None:
+                        ahead = pool.submit(next, chunks, None)
+                        table = self._tokenise_table(pa, table, columns)
+                        if written is not None:
+                            written.result()
+                            self._report(rows, raw.tell())
+                        written = pool.submit(put_table, table)
+                        rows += table.num_rows
+                    if written is not None:
+                        written.result()
+            self.sha256 = digest.hexdigest()
+        except pa.ArrowInvalid:
+            # pyarrow's messages name no line and quote the row's values: Python's reader
+            # finds the problem again and names its line.
+            try:
+                for _ in self._csv_chunks(len(header)):
+                    pass
+            except RecordError as found:
+                raise found from None
+            return None
         return rows
 
-    def _csv_chunks(self, reader: _CsvReader, width: int) -> Iterator[list[list[str]]]:
-        chunk: list[list[str]] = []
-        for row in reader:
-            if len(row) != width:
-                if not row:
-                    continue  # a blank line holds no data
-                line = reader.line_num
-                raise RecordError(
-                    f"{self.src}: line {line} has {len(row)} columns but the header has "
-                    f"{width}; refusing to guess which value belongs to which column",
-                    file=str(self.src),
-                    line=line,
-                )
-            chunk.append(row)
-            if len(chunk) == self.chunk_rows:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+    def _tokenise_table(self, pa: Any, table: Any, columns: list[tuple[int, TokenMode]]) -> Any:
+        """``table`` with ``columns`` replaced by their tokens."""
+        for index, how in columns:
+            tokens = self._arrow_tokens(pa, table.column(index), how)
+            table = table.set_column(index, table.field(index), tokens)
+        return table
+
+    def _arrow_tokens(self, pa: Any, column: Any, how: TokenMode) -> Any:
+        tokens = _replace_nonempty(column.to_pylist(), self.tokenise, how)
+        return _token_array(pa, tokens)
+
+    def _not_csv(self, line: int, exc: Exception) -> RecordError:
+        return RecordError(
+            f"{self.src}: line {line} cannot be read as CSV ({exc})",
+            file=str(self.src),
+            line=line,
+        )
+
+    def _not_utf8(self) -> RecordError:
+        """The error for a source that is not UTF-8, naming the line of its first bad byte."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset = newlines = 0
+        with self.src.open("rb") as fin:
+            while True:
+                block = fin.read(1 << 20)
+                pending = len(decoder.getstate()[0])  # bytes of a character cut by the block
+                try:
+                    decoder.decode(block, final=not block)
+                except UnicodeDecodeError as exc:
+                    bad = offset - pending + exc.start
+                    line = newlines + block[: max(bad - offset, 0)].count(b"\n") + 1
+                    return RecordError(
+                        f"{self.src}: line {line} is not valid UTF-8 (byte {bad + 1} of the "
+                        "file); save the file as UTF-8 and run again",
+                        file=str(self.src),
+                        line=line,
+                    )
+                if not block:
+                    return RecordError(
+                        f"{self.src}: the file is not valid UTF-8", file=str(self.src)
+                    )
+                offset += len(block)
+                newlines += block.count(b"\n")
 
     # JSON Lines ---------------------------------------------------------------------------
 
@@ -427,10 +605,14 @@ class _Run:
                 arrays = list(batch.columns)
                 for index, how in columns:
                     name = schema.names[index]
-                    try:
-                        texts = [_as_text(v) for v in arrays[index].to_pylist()]
-                    except TypeError as exc:
-                        raise self._unusable(f"rows {rows + 1}…", name, str(exc)) from None
+                    values = arrays[index].to_pylist()
+                    if _is_text(pa, arrays[index].type):
+                        texts = values  # text already, or None: no conversion per value
+                    else:
+                        try:
+                            texts = [_as_text(v) for v in values]
+                        except TypeError as exc:
+                            raise self._unusable(f"rows {rows + 1}…", name, str(exc)) from None
                     tokens = _replace_nonempty(texts, self.tokenise, how)
                     arrays[index] = pa.array(tokens, type=pa.string())
                 writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=out_schema))
@@ -440,6 +622,49 @@ class _Run:
             writer.close()
         self._report(rows, self.total_bytes)
         return rows
+
+
+def _is_text(pa: Any, kind: Any) -> bool:
+    """Whether a column of pyarrow type ``kind`` holds strings (plain, large or dictionary)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _csv_line(row: Sequence[str], terminator: str) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator=terminator).writerow(row)
+    return out.getvalue().encode("utf-8")
+
+
+def _token_array(pa: Any, tokens: list[str]) -> Any:
+    """A pyarrow string array of ``tokens`` (ASCII, or empty where the value was), built from
+    its two buffers: ``pa.array`` would also import pandas, 0.4 s of a run's start."""
+    data = "".join(tokens).encode("ascii")
+    if len(data) >= _INT32_LIMIT:  # more than string offsets hold: pyarrow splits it
+        made = pa.array(tokens, type=pa.string())
+        return made if isinstance(made, pa.ChunkedArray) else pa.chunked_array([made])
+    offsets = array.array("i", itertools.accumulate(map(len, tokens), initial=0))
+    return pa.chunked_array(
+        [pa.StringArray.from_buffers(len(tokens), pa.py_buffer(offsets), pa.py_buffer(data))]
+    )
+
+
+def _arrow_chunks(pa: Any, reader: Any, rows: int) -> Iterator[Any]:
+    """pyarrow's record batches regrouped into tables of ``rows`` rows (the last may be
+    shorter); slicing and regrouping copy no data."""
+    pending: list[Any] = []
+    count = 0
+    for batch in reader:
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            yield table.slice(0, rows)
+            pending = table.slice(rows).to_batches()
+            count -= rows
+    if count:
+        yield pa.Table.from_batches(pending, schema=reader.schema)
 
 
 def _json_line(obj: dict[str, Any]) -> bytes:
