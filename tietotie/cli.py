@@ -7,6 +7,8 @@ loads the strategy schemas and not the web stack, the database or the docs site.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import os
 from difflib import get_close_matches
@@ -179,5 +181,12 @@ def get_app() -> typer.Typer:
 
 
 def main() -> None:
-    """Entry point of the console script: only the named command's module is imported."""
+    """Entry point of the console script: only the named command's module is imported.
+
+    At exit the interpreter's last garbage collections walk every object the command loaded
+    (the strategy's models, SQLAlchemy, pyarrow): 0.2-0.4 s of a short command, measured.
+    Commands close their files and databases in ``with`` blocks before they return, so those
+    collections are skipped (``gc.freeze``); the objects are freed with the process.
+    """
+    atexit.register(gc.freeze)
     lazy_app()()

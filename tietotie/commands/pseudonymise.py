@@ -8,8 +8,6 @@ development and tests, done with a warning that it is not audited.
 
 from __future__ import annotations
 
-import atexit
-import gc
 import getpass
 import hashlib
 from enum import StrEnum
@@ -218,9 +216,6 @@ def pseudonymise(
     rows and the output's SHA-256. Without that database it is refused in production.
     """
     err = Console(stderr=True, highlight=False)
-    # At exit the interpreter's last collections walk every object the run loaded (SQLAlchemy,
-    # pyarrow): 0.2-0.4 s of a run measured. Everything is closed by then, so skip them.
-    atexit.register(gc.freeze)
     try:
         if engine is RunEngine.LOCAL and file.is_dir():
             raise RecordError(
