@@ -41,7 +41,7 @@ docs-serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'  # the peers it measures against
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')  # e.g. DATABASE_URL=postgresql://root@127.0.0.1:5432/test
 
 clean:
 	rm -rf $(VENV) build site var .pytest_cache .mypy_cache .ruff_cache

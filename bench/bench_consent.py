@@ -1,8 +1,9 @@
-"""Bulk consent check over 1M subjects on SQLite: the set-based query against its peers.
+"""Bulk consent check over 1M subjects: the set-based query against its peers.
 
-Loads one million subjects' consent events for one use straight through the driver's
-executemany (every subject gives consent; about 30 % withdraw later, 10 % of the consents are
-past their expiry), then times:
+Loads one million subjects' consent events for one use through the bulk write path
+(``records.bulk.insert_rows``: the driver's executemany on SQLite, COPY on PostgreSQL; every
+subject gives consent; about 30 % withdraw later, 10 % of the consents are past their
+expiry), then times:
 
 * ``lawful_subjects`` (the window-function query consent.checks builds): all lawful ids;
 * the same question as the textbook window query, ``row_number() ... = 1`` (a peer);
@@ -10,16 +11,17 @@ past their expiry), then times:
 * a loop of single ``check`` calls on 2,000 ids, extrapolated to 1M (the approach the set-based
   query replaces).
 
-Every variant's answer is compared with the count known from generation.
+Every variant's answer is compared with the count known from generation. On PostgreSQL
+(``--database-url postgresql://…``) the ledger lives in the schema ``bench_consent_N``, loaded
+once and reused by later runs with the same N.
 
-    .venv/bin/python bench/bench_consent.py [--subjects N]
+    .venv/bin/python bench/bench_consent.py [--subjects N] [--db FILE] [--database-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -29,15 +31,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import Engine, bindparam, event, func, select, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from consent.checks import check, check_many, lawful_subjects  # noqa: E402
-from consent.tables import create_tables  # noqa: E402
+from consent.tables import ConsentBase, create_tables  # noqa: E402
 from schemas import load_strategy  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from databases import (  # noqa: E402
+    BenchDatabase,
+    Loader,
+    add_database_url,
+    describe,
+    mark_seeded,
+    open_database,
+    peak_rss_mib,
+    seeded,
+)
 
 _T = TypeVar("_T")
 USE = "reminders"
@@ -50,19 +64,13 @@ LOAD_PRAGMAS = (
 QUERY_PRAGMAS = ("PRAGMA cache_size=-262144", "PRAGMA mmap_size=1073741824")
 """What a service holding a 1M-subject ledger would give SQLite: 256 MB cache, 1 GB mmap."""
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+_CHUNK = 100_000
 
 
+_EVIDENCE: dict[str, object] = {}
+"""One evidence object for every event: serialised once per batch (records.bulk)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _stamp(moment: datetime) -> str:
-    # The text form SQLAlchemy's SQLite DateTime stores (naive UTC): recorded_at.
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def _micros(moment: datetime) -> int:
-    # consent.tables.EpochMicros: event_time and expires_at.
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+LEDGER = ConsentBase.metadata.tables["consent_event"]
 
 
 def _timed(fn: Callable[[], _T]) -> tuple[_T, float]:
@@ -71,70 +79,73 @@ def _timed(fn: Callable[[], _T]) -> tuple[_T, float]:
     return value, time.perf_counter() - start
 
 
-def load(path: Path, subjects: int) -> tuple[list[str], int, int, float]:
-    """Create the ledger at ``path`` with ``subjects`` subjects; (ids, events, lawful, seconds)."""
-    engine = create_engine(f"sqlite:///{path}")
+def _loaded(subjects: int) -> str:
+    return f"bench_consent {subjects}"
+
+
+def load(db: BenchDatabase, subjects: int) -> tuple[list[str], int, int, float]:
+    """Create the ledger in ``db`` with ``subjects`` subjects; (ids, events, lawful, seconds)."""
+    engine = db.engine()
     create_tables(engine)
     rng = random.Random(5)
     ids = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(subjects)]
-    rows: list[tuple[object, ...]] = []
+    events: list[tuple[str, str, datetime, datetime | None]] = []
     lawful = 0
     expired_given = NOW - timedelta(days=800)
-    for n, subject in enumerate(ids):
+    for subject in ids:
         expired = rng.random() < 0.10
         given_at = expired_given if expired else NOW - timedelta(days=rng.randint(31, 700))
-        rows.append((n * 2, subject, "given", given_at, given_at + timedelta(days=730)))
+        events.append((subject, "given", given_at, given_at + timedelta(days=730)))
         if rng.random() < 0.30:
             later = given_at + timedelta(days=rng.randint(0, 30), seconds=1)
-            rows.append((n * 2 + 1, subject, "withdrawn", later, None))
+            events.append((subject, "withdrawn", later, None))
         elif not expired:
             lawful += 1
-    params = [
-        (
-            f"{(at - _EPOCH) // timedelta(milliseconds=1):012x}{rng.getrandbits(80):020x}",
-            subject,
-            USE,
-            state,
-            _micros(at),
-            _stamp(at),
-            _micros(expires) if expires else None,
-            "Minimal Oy",
-            "1234567-8",
-            "privacy-notice-2026-01",
-            "fi",
-            "FI",
-            "booking-form",
-            "web_form",
-            "staff",
-            "through web_form",
-            "owner",
-            "{}",
-            1,
-            "",
-        )
-        for _, subject, state, at, expires in rows
+    rows = [
+        {
+            "id": f"{(at - _EPOCH) // timedelta(milliseconds=1):012x}{rng.getrandbits(80):020x}",
+            "subject_id": subject,
+            "use": USE,
+            "state": state,
+            "event_time": at,
+            "recorded_at": at,
+            "expires_at": expires,
+            "controller_name": "Minimal Oy",
+            "controller_id": "1234567-8",
+            "notice": "privacy-notice-2026-01",
+            "language": "fi",
+            "jurisdiction": "FI",
+            "source": "booking-form",
+            "channel": "web_form",
+            "method": "staff",
+            "withdrawal_method": "through web_form",
+            "recorded_by": "owner",
+            "evidence": _EVIDENCE,
+            "key_version": 1,
+            "receipt": "",
+        }
+        for subject, state, at, expires in events
     ]
     start = time.perf_counter()
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for pragma in LOAD_PRAGMAS:
-            cursor.execute(pragma)
-        cursor.executemany(
-            "INSERT INTO consent_event (id, subject_id, use, state, event_time, recorded_at, "
-            "expires_at, controller_name, controller_id, notice, language, jurisdiction, source, "
-            "channel, method, withdrawal_method, recorded_by, evidence, key_version, receipt) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params,
-        )
-        raw.commit()
-        cursor.execute("ANALYZE")
-        raw.commit()
-    finally:
-        raw.close()
+    with engine.connect() as conn:
+        if db.sqlite:
+            for pragma in LOAD_PRAGMAS:
+                conn.exec_driver_sql(pragma)
+        loader = Loader(conn, ConsentBase.metadata, chunk=_CHUNK)
+        for row in rows:
+            loader.add(LEDGER.name, row)
+        loader.flush()
+        conn.commit()
+        if db.sqlite:
+            conn.exec_driver_sql("ANALYZE")
+        mark_seeded(conn, _loaded(subjects), {"events": len(rows), "lawful": lawful})
+        conn.commit()
+    if not db.sqlite:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {LEDGER.name}")
     seconds = time.perf_counter() - start
     engine.dispose()
-    return ids, len(params), lawful, seconds
+    return ids, len(rows), lawful, seconds
 
 
 def _query_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -144,21 +155,23 @@ def _query_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _reuse(path: Path) -> tuple[list[str], int, int, float]:
+def _reuse(engine: Engine) -> tuple[list[str], int, int, float]:
     """A ledger kept by an earlier run: its ids, event count and expected lawful count."""
-    con = sqlite3.connect(path)
-    try:
-        ids = [r[0] for r in con.execute("SELECT DISTINCT subject_id FROM consent_event")]
-        events = con.execute("SELECT count(*) FROM consent_event").fetchone()[0]
-        at = _micros(NOW)
-        expected = con.execute(
-            "SELECT count(*) FROM consent_event g WHERE state = 'given' AND expires_at > ? "
-            "AND subject_id NOT IN (SELECT subject_id FROM consent_event WHERE state = "
-            "'withdrawn' AND event_time <= ?)",
-            (at, at),
-        ).fetchone()[0]
-    finally:
-        con.close()
+    withdrawn = select(LEDGER.c.subject_id).where(
+        LEDGER.c.state == "withdrawn", LEDGER.c.event_time <= NOW
+    )
+    with engine.connect() as conn:
+        ids = list(conn.execute(select(LEDGER.c.subject_id).distinct()).scalars())
+        events = conn.execute(select(func.count()).select_from(LEDGER)).scalar_one()
+        expected = conn.execute(
+            select(func.count())
+            .select_from(LEDGER)
+            .where(
+                LEDGER.c.state == "given",
+                LEDGER.c.expires_at > NOW,
+                LEDGER.c.subject_id.not_in(withdrawn),
+            )
+        ).scalar_one()
     return ids, events, expected, float("nan")
 
 
@@ -166,17 +179,35 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, help="Keep the ledger in this file; reuse it if there.")
+    add_database_url(
+        parser, None, "a fresh SQLite file in a temporary directory, or --db; reused if there"
+    )
     args = parser.parse_args()
     strategy = load_strategy(ROOT / "tests" / "schemas" / "minimal").strategy
     assert strategy is not None
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.db or Path(tmp) / "consent.db"
-        if args.db and args.db.exists():
-            ids, events, expected, load_s = _reuse(path)
+        url = args.database_url or f"sqlite:///{args.db or Path(tmp) / 'consent.db'}"
+        db = open_database(url, name="consent", size=args.subjects)
+        engine = db.engine()
+        if db.sqlite:
+            with engine.connect() as conn:
+                reuse = engine.dialect.has_table(conn, LEDGER.name)
         else:
-            ids, events, expected, load_s = load(path, args.subjects)
-        engine = create_engine(f"sqlite:///{path}")
-        event.listen(engine, "connect", _query_pragmas)
+            reuse = seeded(engine, _loaded(args.subjects)) is not None
+        loaded = "reused from an earlier run"
+        if reuse:
+            ids, events, expected, load_s = _reuse(engine)
+        else:
+            engine.dispose()  # SQLite changes its journal mode for the load: no one else open
+            if not db.sqlite:  # a schema without the mark is an interrupted load: start again
+                db = open_database(url, name="consent", size=args.subjects, fresh=True)
+            ids, events, expected, load_s = load(db, args.subjects)
+            loaded = f"loaded now; peak RSS {peak_rss_mib():,.0f} MiB"
+        engine.dispose()
+        engine = db.engine()
+        if db.sqlite:
+            event.listen(engine, "connect", _query_pragmas)
+        where = describe(engine)
         with Session(engine) as session:
             query = lawful_subjects(USE, at=NOW)
             conn = session.connection()
@@ -191,10 +222,8 @@ def main() -> int:
                 " (PARTITION BY subject_id ORDER BY event_time DESC, seq DESC) AS rn"
                 " FROM consent_event WHERE use = :u AND event_time <= :at) AS ranked"
                 " WHERE rn = 1 AND state = 'given' AND (expires_at IS NULL OR expires_at > :at)"
-            )
-            peer, peer_s = _timed(
-                lambda: conn.execute(window, {"u": USE, "at": _micros(NOW)}).all()
-            )
+            ).bindparams(bindparam("at", type_=LEDGER.c.event_time.type))
+            peer, peer_s = _timed(lambda: conn.execute(window, {"u": USE, "at": NOW}).all())
             sample = ids[:100_000]
             many, many_s = _timed(lambda: check_many(session, strategy, USE, sample, at=NOW))
             loop_ids = ids[:2_000]
@@ -208,9 +237,9 @@ def main() -> int:
     per_million = 1_000_000 / args.subjects
     loop_1m = loop_s / len(loop_ids) * args.subjects
     rows = [
-        ("insert events (driver executemany)", f"{events:,} events", load_s, events / load_s)
+        ("insert events (bulk path)", f"{events:,} events", load_s, events / load_s)
         if load_s == load_s  # NaN when the ledger was reused
-        else ("insert events", "reused --db file", 0.0, 0.0),
+        else ("insert events", "reused", 0.0, 0.0),
         ("lawful_subjects: count, cold cache", f"{cold:,}", cold_s, args.subjects / cold_s),
         ("lawful_subjects: count, warm", f"{count:,}", count_s, args.subjects / count_s),
         (
@@ -234,11 +263,15 @@ def main() -> int:
             args.subjects / loop_1m,
         ),
     ]
-    print(f"load: {'; '.join(LOAD_PRAGMAS)}; queries: {'; '.join(QUERY_PRAGMAS)}")
+    if db.sqlite:
+        print(f"load: {'; '.join(LOAD_PRAGMAS)}; queries: {'; '.join(QUERY_PRAGMAS)}")
+    else:
+        print("load: COPY (records.bulk.insert_rows), then VACUUM (ANALYZE); server settings")
     print(
-        f"consent bulk check, SQLite {args.subjects:,} subjects, {events:,} events "
+        f"consent bulk check, {db.backend} {args.subjects:,} subjects, {events:,} events "
         f"(answers {'agree' if ok else 'DISAGREE'}; expected {expected:,} lawful)"
     )
+    print(f"database: {where}; ledger {loaded}")
     print(f"{'work':<40} {'result':>22} {'seconds':>9} {'subjects/s':>12}")
     for name, result, seconds, rate in rows:
         print(f"{name:<40} {result:>22} {seconds:>9.2f} {rate:>12,.0f}")

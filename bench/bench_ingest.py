@@ -1,18 +1,25 @@
-"""Bulk ingest and seeding rates on SQLite: prints a table of measured rates (no assertions).
+"""Bulk ingest and seeding rates on SQLite and PostgreSQL: prints one table of measured rates.
 
     .venv/bin/python bench/bench_ingest.py [--rows 100000] [--customers 100000]
-                                           [--million auto|yes|no] [--million-budget 300]
+        [--million auto|yes|no] [--million-budget 300]
+        [--database-url URL [--database-url URL ...]]
+
+For each database given (default: SQLite files in a temporary directory; ``--database-url
+sqlite --database-url postgresql://root@127.0.0.1:5432/test`` measures both, one table):
 
 1. Imports a CSV of customers with phone and email (every row validated, deduplicated by
-   match_on, streamed in batches, written in one transaction).
+   match_on, streamed in batches, written in one transaction; on PostgreSQL with COPY).
 2. Imports a JSON Lines file of visits attached to those customers by email.
 3. Seeds synthetic customers with vehicles, visits and tyre storage (plates encrypted under a
    key per customer), then, when the measured rate says it takes less than the budget
    (``--million auto``, the default) or when asked (``yes``), seeds 1,000,000 customers.
 
-Every number is measured in this run. Wall time depends on what else the machine is doing, so
-CPU time (this process, SQLite included, since it runs in-process) is printed beside it, and
-the rate is given for both.
+Every measurement starts from an empty database: a new SQLite file, or on PostgreSQL the
+schema ``bench_ingest_<rows>`` (imports) or ``bench_ingest_seed_<customers>`` (seeding), made
+afresh and dropped after its size is read. Every number is measured in this run. Wall time
+depends on what else the machine is doing, so CPU time is printed beside it: this process's
+(SQLite included, since it runs in-process) and, on PostgreSQL, the server's (every
+``postgres`` process on this machine, so other work on the same server counts too).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import argparse
 import csv
 import json
 import os
-import resource
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,10 +37,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from dsar.tables import database_metadata
 from kernel.crypto import Pseudonymiser
-from kernel.db import make_engine, session_factory
+from kernel.db import session_factory
 from kernel.keys import Keyring
 from kernel.keystore import SubjectKeyStore
 from records.imports import BATCH_ROWS, import_file
@@ -42,20 +50,39 @@ from records.seed import seed
 from records.store import FieldCrypto, RecordStore
 from schemas import load_strategy
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from databases import (
+    POSTGRES,
+    SQLITE,
+    BenchDatabase,
+    backend_of,
+    drop,
+    open_database,
+    peak_rss_mib,
+    size_bytes,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = 20_000
-"""Records (import) or rows (seed) per second: DESIGN §10 and issue 3."""
+TARGETS = {SQLITE: 20_000, POSTGRES: 50_000}
+"""Records imported per second: DESIGN §10 and issue 3 (SQLite), issue 17 (PostgreSQL)."""
+SEED_TARGET = 20_000
+"""Rows seeded per second, on either database (issue 3)."""
 MILLION = 1_000_000
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
 class Measured:
     """One line of the table."""
 
+    backend: str
     work: str
     n: int
     wall: float
     cpu: float
+    db_cpu: float | None
+    size: int
+    rss: float
     unit: str = "records"
 
     @property
@@ -69,22 +96,58 @@ class Measured:
         return self.n / self.cpu if self.cpu else float("inf")
 
 
+def _server_cpu(backend: str) -> float | None:
+    """CPU seconds used so far by every ``postgres`` process here (None on SQLite)."""
+    if backend != POSTGRES:
+        return None
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
 _T = TypeVar("_T")
 
 
-def _timed(work: Callable[[], _T]) -> tuple[_T, float, float]:
+def _timed(backend: str, work: Callable[[], _T]) -> tuple[_T, float, float, float | None]:
+    server = _server_cpu(backend)
     wall, cpu = time.perf_counter(), time.process_time()
     result = work()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    after = _server_cpu(backend)
+    return result, wall, cpu, None if server is None or after is None else after - server
 
 
-def _store(workdir: Path, name: str) -> tuple[RecordStore, Engine, SubjectKeyStore]:
+def _database(url: str, work: Path, name: str, size: int) -> BenchDatabase:
+    """An empty database for one measurement: a new SQLite file, or a fresh PostgreSQL schema."""
+    if url == "sqlite":
+        return open_database(f"sqlite:///{work / name}.db", name=name, size=size, fresh=True)
+    if backend_of(url) == SQLITE:  # sqlite:///dir/x.db: dir/x-<name>.db
+        path = Path(make_url(url).database or "bench.db")
+        target = path.with_name(f"{path.stem}-{name}.db")
+        return open_database(f"sqlite:///{target}", name=name, size=size, fresh=True)
+    schema = "ingest" if name == "ingest" else f"ingest_{name}"  # bench_ingest_seed_N
+    return open_database(url, name=schema, size=size, fresh=True)
+
+
+def _store(
+    db: BenchDatabase, workdir: Path, name: str
+) -> tuple[RecordStore, Engine, SubjectKeyStore]:
     strategy = load_strategy(ROOT / "strategy").strategy
     assert strategy is not None
     keyring = Keyring.ephemeral()
-    keystore = SubjectKeyStore(workdir / f"{name}-keys.db", keyring=keyring)
+    keys = workdir / f"{name}-keys.db"
+    keys.unlink(missing_ok=True)
+    keystore = SubjectKeyStore(keys, keyring=keyring)
     crypto = FieldCrypto(keystore=keystore, pseudonymiser=Pseudonymiser(keyring))
-    engine = make_engine(f"sqlite:///{workdir / name}.db")
+    engine = db.engine()
     upgrade(engine, database_metadata(strategy))
     return RecordStore(strategy, crypto=crypto), engine, keystore
 
@@ -136,39 +199,72 @@ def _visits_jsonl(path: Path, rows: int) -> None:
             )
 
 
-def _imports(work: Path, rows: int) -> list[Measured]:
-    store, engine, keystore = _store(work, "ingest")
+def _imports(url: str, work: Path, rows: int) -> list[Measured]:
+    db = _database(url, work, "ingest", rows)
+    store, engine, keystore = _store(db, work, "ingest")
     sessions = session_factory(engine)
     customers, visits = work / "customers.csv", work / "visits.jsonl"
-    _customers_csv(customers, rows)
-    _visits_jsonl(visits, rows)
+    if not customers.exists():
+        _customers_csv(customers, rows)
+        _visits_jsonl(visits, rows)
     out = []
-    result, wall, cpu = _timed(
-        lambda: import_file(sessions, store, customers, entity="customer", source="service-desk")
-    )
-    assert result.inserted == rows, result
-    out.append(Measured("import customers (CSV, phone + email)", rows, wall, cpu))
-    result, wall, cpu = _timed(
-        lambda: import_file(sessions, store, visits, entity="visit", source="service-desk")
-    )
-    assert result.inserted == rows, result
-    out.append(Measured("import visits (JSONL, subject by email)", rows, wall, cpu))
+    for path, entity, work_name in (
+        (customers, "customer", "import customers (CSV, phone + email)"),
+        (visits, "visit", "import visits (JSONL, subject by email)"),
+    ):
+        result, wall, cpu, db_cpu = _timed(
+            db.backend,
+            lambda p=path, e=entity: import_file(  # type: ignore[misc]
+                sessions, store, p, entity=e, source="service-desk"
+            ),
+        )
+        assert result.inserted == rows, result
+        out.append(
+            Measured(
+                db.backend, work_name, rows, wall, cpu, db_cpu, size_bytes(engine), peak_rss_mib()
+            )
+        )
     engine.dispose()
     keystore.close()
+    drop(db)
     return out
 
 
-def _seed(work: Path, customers: int, name: str) -> list[Measured]:
-    store, engine, keystore = _store(work, name)
-    outcome, wall, cpu = _timed(lambda: seed(session_factory(engine), store, customers=customers))
+def _seed(url: str, work: Path, customers: int) -> list[Measured]:
+    db = _database(url, work, "seed", customers)
+    store, engine, keystore = _store(db, work, "seed")
+    outcome, wall, cpu, db_cpu = _timed(
+        db.backend, lambda: seed(session_factory(engine), store, customers=customers)
+    )
     total = outcome.total_rows
+    size, rss = size_bytes(engine), peak_rss_mib()
     engine.dispose()
     keystore.close()
-    for suffix in (".db", ".db-wal", ".db-shm", "-keys.db"):
-        (work / f"{name}{suffix}").unlink(missing_ok=True)
+    drop(db)
+    (work / "seed-keys.db").unlink(missing_ok=True)
     return [
-        Measured(f"seed {customers:,} customers", customers, wall, cpu, "customers"),
-        Measured(f"seed {customers:,} customers: all rows", total, wall, cpu, "rows"),
+        Measured(
+            db.backend,
+            f"seed {customers:,} customers",
+            customers,
+            wall,
+            cpu,
+            db_cpu,
+            size,
+            rss,
+            "customers",
+        ),
+        Measured(
+            db.backend,
+            f"seed {customers:,} customers: all rows",
+            total,
+            wall,
+            cpu,
+            db_cpu,
+            size,
+            rss,
+            "rows",
+        ),
     ]
 
 
@@ -190,52 +286,73 @@ def main() -> None:
         default=300.0,
         help="seconds the 1M seeding may take for --million auto",
     )
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        metavar="URL",
+        help="a database to measure on, once per database: `sqlite` (the default: files in a "
+        "temporary directory), sqlite:///dir/name.db (files next to it) or a PostgreSQL URL "
+        "(fresh schemas bench_ingest_*, dropped afterwards)",
+    )
     args = parser.parse_args()
+    urls = args.database_url or ["sqlite"]
+    for url in urls:
+        if url != "sqlite":
+            backend_of(url)  # refuses anything else before the first measurement
     results: list[Measured] = []
-    note = ""
+    notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        results += _imports(work, args.rows)
-        imports_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        results += _seed(work, args.customers, "seed")
-        estimate = MILLION / results[-2].rate
-        if args.million == "yes" or (
-            args.million == "auto" and estimate < args.million_budget and args.customers < MILLION
-        ):
-            results += _seed(work, MILLION, "seed-1m")
-        elif args.customers < MILLION:
-            why = (
-                "--million no"
-                if args.million == "no"
-                else f"over the {args.million_budget:.0f} s budget"
-            )
-            note = (
-                f"1,000,000 customers not seeded ({why}; --million yes runs it): about "
-                f"{estimate / 60:.1f} min if the rate above held, a lower bound, since the "
-                "rate falls as the database grows"
-            )
+        for url in urls:
+            results += _imports(url, work, args.rows)
+            results += _seed(url, work, args.customers)
+            backend = results[-1].backend
+            estimate = MILLION / results[-2].rate
+            if args.million == "yes" or (
+                args.million == "auto"
+                and estimate < args.million_budget
+                and args.customers < MILLION
+            ):
+                results += _seed(url, work, MILLION)
+            elif args.customers < MILLION:
+                why = (
+                    "--million no"
+                    if args.million == "no"
+                    else f"over the {args.million_budget:.0f} s budget"
+                )
+                notes.append(
+                    f"{backend}: 1,000,000 customers not seeded ({why}; --million yes runs "
+                    f"it): about {estimate / 60:.1f} min if the rate above held, a lower "
+                    "bound, since the rate falls as the database grows"
+                )
 
     print(
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; "
-        "rates per second of wall time and of this process's CPU time"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; rates per "
+        "second of wall time and of this process's CPU time; server CPU: every postgres "
+        "process here; size: the database after the work; RSS: this process's peak so far"
     )
     head = (
-        f"{'work':<42} {'n':>10} {'unit':<9} {'wall s':>8} {'cpu s':>8} "
-        f"{'per wall s':>11} {'per cpu s':>10} {'target':>9}"
+        f"{'database':<10} {'work':<42} {'n':>10} {'unit':<9} {'wall s':>8} {'cpu s':>7} "
+        f"{'server s':>8} {'per wall s':>11} {'per cpu s':>10} {'target':>9} {'size MiB':>9} "
+        f"{'RSS MiB':>8}"
     )
     print(head)
     print("-" * len(head))
     for m in results:
-        target = "" if m.unit == "customers" else f">= {TARGET:,}"
+        if m.unit == "customers":
+            target = ""
+        elif m.unit == "rows":
+            target = f">= {SEED_TARGET:,}"
+        else:
+            target = f">= {TARGETS[m.backend]:,}"
+        server = "" if m.db_cpu is None else f"{m.db_cpu:.2f}"
         print(
-            f"{m.work:<42} {m.n:>10,} {m.unit:<9} {m.wall:>8.2f} {m.cpu:>8.2f} "
-            f"{m.rate:>11,.0f} {m.cpu_rate:>10,.0f} {target:>9}"
+            f"{m.backend:<10} {m.work:<42} {m.n:>10,} {m.unit:<9} {m.wall:>8.2f} {m.cpu:>7.2f} "
+            f"{server:>8} {m.rate:>11,.0f} {m.cpu_rate:>10,.0f} {target:>9} "
+            f"{m.size / 2**20:>9,.0f} {m.rss:>8,.0f}"
         )
-    print(
-        f"peak RSS of this process after the two imports of {args.rows:,} rows: "
-        f"{imports_rss:,.0f} MiB (imports stream {BATCH_ROWS:,} rows at a time)"
-    )
-    if note:
+    print(f"imports stream {BATCH_ROWS:,} rows at a time")
+    for note in notes:
         print(note)
 
 

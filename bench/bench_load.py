@@ -45,14 +45,16 @@ from urllib.parse import quote
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from dsar.auth import issue_token
-from kernel.db import make_engine, transaction
+from kernel.db import transaction
 from records.seed import seed
 from tietotie.app import open_services
 from tietotie.settings import RateLimitSettings, Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from databases import add_database_url, describe, keyed_database, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 TIETOTIE = str(Path(sys.executable).with_name("tietotie"))
@@ -66,21 +68,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 # --- the database and the service ------------------------------------------------------------
-
-
-def _database(url: str, subjects: int, folder: Path) -> str:
-    """The URL the benchmark seeds and serves: a schema of its own on PostgreSQL."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return url
-    schema = f"bench_load_{subjects}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    admin.dispose()
-    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
-    )
 
 
 def _redis() -> str:
@@ -379,25 +366,9 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
-def _size(engine: Any) -> str:
-    with engine.connect() as conn:
-        if engine.dialect.name != "postgresql":
-            return "SQLite"
-        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
-        size = conn.execute(
-            text(
-                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = :s AND c.relkind = 'r'"
-            ),
-            {"s": schema},
-        ).scalar_one()
-    return f"PostgreSQL, schema {schema} {int(size) / 2**20:,.0f} MiB"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=DEFAULT_URL, help="SQLAlchemy URL")
+    add_database_url(parser, DEFAULT_URL, DEFAULT_URL)
     parser.add_argument("--subjects", type=int, default=100_000, help="subjects seeded")
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--clients", type=int, default=32, help="connections at once")
@@ -408,10 +379,14 @@ def main() -> None:
     if args.subjects < 1 or args.clients < 1 or args.requests < 1 or min(counts) < 1:
         parser.error("--subjects, --clients, --requests and every --workers count must be ≥ 1")
     console = Console(width=200)
-    folder = ROOT / "build" / "bench" / f"load-{args.subjects}"
-    folder.mkdir(parents=True, exist_ok=True)
+    database, folder = keyed_database(
+        args.database_url,
+        name="load",
+        size=args.subjects,
+        folder=ROOT / "build" / "bench" / f"load-{args.subjects}",
+    )
     storage = _redis()
-    env = _environment(folder, _database(args.database_url, args.subjects, folder), storage)
+    env = _environment(folder, database.url, storage)
     services = open_services(_settings(env))
     root = services.store.tables.subject_table
     with services.sessions() as session:
@@ -419,9 +394,11 @@ def main() -> None:
     if held < args.subjects:
         start = time.perf_counter()
         result = seed(services.sessions, services.store, customers=args.subjects - held)
+        seconds = time.perf_counter() - start
         console.print(
-            f"seeded {result.customers:,} customers ({result.total_rows:,} rows) in "
-            f"{time.perf_counter() - start:,.0f} s"
+            f"seeded {result.customers:,} customers ({result.total_rows:,} rows) into "
+            f"{database.backend} in {seconds:,.0f} s: {result.total_rows / seconds:,.0f} rows/s; "
+            f"peak RSS {peak_rss_mib():,.0f} MiB"
         )
     with services.sessions() as session:
         sample = session.execute(
@@ -457,7 +434,7 @@ def main() -> None:
                     f"{dict(outcome.connections)}"
                 )
     table = Table(
-        title=f"over HTTP on 127.0.0.1, {args.subjects:,} subjects ({_size(services.engine)}); "
+        title=f"over HTTP on 127.0.0.1, {args.subjects:,} subjects ({describe(services.engine)}); "
         f"{args.clients} connections, {args.requests:,} calls per row after {args.warmup} "
         f"warm-up; rate limits in {storage.split(':')[0]}"
     )

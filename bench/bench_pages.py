@@ -1,13 +1,15 @@
-"""The privacy center's pages over real HTTP with many subjects (default 1M) on SQLite.
+"""The privacy center's pages over real HTTP with many subjects (default 1M).
 
 Reuses (or seeds, with :func:`records.seed.seed` as ``bench_dsar.py`` does) the database in
-build/bench/dsar-N/, prepares in process what the stateful pages need (customers' addresses,
-requests with known codes, unsubscribe links), then starts ``tietotie serve`` in another process
-on 127.0.0.1 and times every page of DESIGN §12 from a client in this one: a warm-up, then the
-samples, each in turn in fi, en and sv, with the server process's CPU time per request beside
-the wall times (steadier when other work shares the cores). For each page it also counts what
-a browser with an empty cache transfers: the answer (headers and body as sent, compressed only
-if the server compresses) plus every stylesheet, script, image and icon its HTML links.
+build/bench/dsar-N/, or with ``--database-url postgresql://…`` the schema ``bench_dsar_N`` that
+``bench_dsar.py`` seeds too (one seeding serves both), prepares in process what the stateful
+pages need (customers' addresses, requests with known codes, unsubscribe links), then starts
+``tietotie serve`` in another process on 127.0.0.1 and times every page of DESIGN §12 from a
+client in this one: a warm-up, then the samples, each in turn in fi, en and sv, with the server
+process's CPU time per request beside the wall times (steadier when other work shares the
+cores). For each page it also counts what a browser with an empty cache transfers: the answer
+(headers and body as sent, compressed only if the server compresses) plus every stylesheet,
+script, image and icon its HTML links.
 Targets (issue 15): every page p99 ≤ 50 ms, the heaviest page ≤ 60 KB (60,000 bytes)
 transferred; the export keeps DESIGN §10's ≤ 100 ms over HTTP. Downloads (the PDF notice, the
 export) are timed but have no size target.
@@ -15,6 +17,7 @@ export) are timed but have no size target.
 One more page is one more :class:`Page` in :data:`PAGES`.
 
     .venv/bin/python bench/bench_pages.py [--subjects 1000000] [--samples 300] [--warmup 30]
+                                          [--database-url URL]
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ from records.seed import seed
 from tietotie.app import open_services
 from tietotie.settings import RateLimitSettings, Settings
 from tietotie.wiring import Services
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from databases import add_database_url, describe, keyed_database, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_MS = 50.0
@@ -348,12 +354,12 @@ class Result:
         return self.head + self.body + self.css + self.script + self.other
 
 
-def _settings(folder: Path) -> Settings:
+def _settings(folder: Path, database_url: str) -> Settings:
     return Settings(
         strategy=ROOT / "strategy",
         var_dir=folder,
         environment="development",
-        database_url=f"sqlite:///{folder / 'tietotie.db'}",
+        database_url=database_url,
         key_file=folder / "master.key",
         rate_limits=RateLimitSettings(**dict.fromkeys(LIMITS, RAISED)),
     )
@@ -376,12 +382,14 @@ def _seeded(services: Services, subjects: int, console: Console) -> None:
     with services.sessions() as session:
         held = session.execute(select(func.count()).select_from(root)).scalar_one()
     if held < subjects:
-        console.print(f"seeding {subjects - held:,} customers (about 11 min for 1M)…")
+        console.print(f"seeding {subjects - held:,} customers (about 11 min for 1M on SQLite)…")
         start = time.perf_counter()
         result = seed(services.sessions, services.store, customers=subjects - held)
+        seconds = time.perf_counter() - start
         console.print(
             f"seeded {result.customers:,} customers ({result.total_rows:,} rows) in "
-            f"{time.perf_counter() - start:,.0f} s"
+            f"{seconds:,.0f} s: {result.total_rows / seconds:,.0f} rows/s; "
+            f"peak RSS {peak_rss_mib():,.0f} MiB"
         )
 
 
@@ -557,15 +565,21 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
+    add_database_url(parser, None, "build/bench/dsar-N/tietotie.db, SQLite, as bench_dsar.py")
     args = parser.parse_args()
     console = Console()
     if not console.is_terminal:  # a pipe or a file: keep each row on one line
         console = Console(width=170)
-    folder = ROOT / "build" / "bench" / f"dsar-{args.subjects}"
-    folder.mkdir(parents=True, exist_ok=True)
-    settings = _settings(folder)
+    db, folder = keyed_database(
+        args.database_url,
+        name="dsar",  # the data set bench_dsar.py seeds: one seeding serves both
+        size=args.subjects,
+        folder=ROOT / "build" / "bench" / f"dsar-{args.subjects}",
+    )
+    settings = _settings(folder, db.url)
     services = open_services(settings)
     _seeded(services, args.subjects, console)
+    where = describe(services.engine)
     fx = _prepare(services, args.warmup + args.samples)
     services.engine.dispose()
 
@@ -591,10 +605,9 @@ def main() -> None:
         server.wait(timeout=30)
 
     encodings = sorted({r.encoding or "none" for r in results})
-    size = sum(p.stat().st_size for p in folder.glob("tietotie.db*"))
     table = Table(
-        title=f"privacy center over HTTP, {args.subjects:,} subjects (SQLite {size / 2**30:,.1f} "
-        f"GiB), {args.samples} samples after {args.warmup} warm-up, fi/en/sv in turn; "
+        title=f"privacy center over HTTP, {args.subjects:,} subjects ({where}), "
+        f"{args.samples} samples after {args.warmup} warm-up, fi/en/sv in turn; "
         f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, load {load_before:.2f} → {os.getloadavg()[0]:.2f}"
     )

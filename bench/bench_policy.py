@@ -9,6 +9,7 @@ cells, asked in the same order of both.
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import timeit
@@ -135,6 +136,12 @@ def per_call(fn: Any, calls: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        help="Accepted like every bench script's; unused: decisions read no database.",
+    )
+    parser.parse_args()
     console = Console()
     policy = compile_policy(strategy())
     asked = questions(policy)

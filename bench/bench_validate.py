@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -21,6 +22,12 @@ RUNS = 5
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        help="Accepted like every bench script's; unused: validation reads no database.",
+    )
+    parser.parse_args()
     table = Table(title="tietotie validate: generated strategies (median of 5 runs)")
     for column in ("fields", "files KiB", "findings", "median s", "µs / field", "target"):
         table.add_column(column, justify="right")

@@ -3,7 +3,10 @@
 Nothing here decides what may be stored (that is :mod:`records.ingest`); it only makes large
 batches cheap: record ids drawn in bulk, the cyclic garbage collector paused while a batch is
 alive, a bigger SQLite page cache while it is written, inserts and ``IN`` lookups that hand
-SQLite the values SQLAlchemy would have bound without its per-row bookkeeping.
+SQLite the values SQLAlchemy would have bound without its per-row bookkeeping, and on
+PostgreSQL inserts through ``COPY`` and lookups by one array parameter. Values are always
+converted by each column's own type (its bind processor for the dialect), never by rules of
+their own here, so a column whose type changes keeps being written as SQLAlchemy writes it.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from sqlalchemy import Column, Connection, Table, bindparam, select
+from sqlalchemy import ARRAY, Column, Connection, Dialect, Table, any_, bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 __all__ = ["fill_columns", "insert_rows", "matching", "new_ids", "paused_gc", "sqlite_bulk_cache"]
 
 _CHUNK: Final = 500  # values per IN (...) query: well under every database's parameter limit
+_ARRAY_CHUNK: Final = 20_000  # values per = ANY(array) query on PostgreSQL
 _BULK_CACHE_KIB: Final = 256 * 1024
 
 
@@ -92,34 +97,41 @@ def fill_columns(table: Table, rows: list[dict[str, Any]]) -> None:
                 row.setdefault(name, None)
 
 
-def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``INSERT`` ``rows`` (dicts of column values; absent columns are NULL) in one executemany.
+def _database_fills(column: Column[Any]) -> bool:
+    """Whether the database gives ``column`` a value when an insert leaves it out."""
+    return (
+        column.server_default is not None
+        or column.identity is not None
+        or column is column.table.autoincrement_column
+    )
 
-    On SQLite the values are converted by the same bind processors SQLAlchemy would apply
-    (each column's type for this dialect) and handed to the driver's ``executemany`` as tuples,
-    which skips SQLAlchemy's per-row parameter handling; a value that is the same object as the
-    row before's is converted once. Other databases get the ordinary Core insert (executemany,
-    or ``insertmanyvalues`` where the driver benefits).
+
+def _written(table: Table, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The columns to write: all but those the database fills that no row gives a value."""
+    names = []
+    for column in table.columns:
+        name = column.name
+        if _database_fills(column) and all(row.get(name) is None for row in rows):
+            continue
+        names.append(name)
+    return names
+
+
+def _bound(
+    dialect: Dialect, table: Table, names: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> Iterator[tuple[Any, ...]]:
+    """Each row's values of ``names`` as the columns' types bind them for ``dialect``.
+
+    A value that is the same object as the row before's (a batch shares its timestamps,
+    sources and enum values) is converted once.
     """
-    if not rows:
-        return
-    dialect = connection.dialect
-    if dialect.name != "sqlite":
-        batch = list(rows)
-        fill_columns(table, batch)
-        connection.execute(table.insert(), batch)
-        return
-    compiled = table.insert().compile(dialect=dialect)
-    names = list(compiled.positiontup or ())
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for i, name in enumerate(names):
-        column = table.c[name]
-        processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             converters.append((i, processor))
     last_in: list[Any] = [_UNSET] * len(names)
     last_out: list[Any] = [None] * len(names)
-    params: list[tuple[Any, ...]] = []
     for row in rows:
         get = row.get
         values = [get(name) for name in names]
@@ -130,8 +142,71 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
             else:
                 last_in[i] = value
                 values[i] = last_out[i] = process(value)
-        params.append(tuple(values))
-    connection.exec_driver_sql(compiled.string, params)
+        yield tuple(values)
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` (dicts of column values; absent columns are NULL) into ``table`` in
+    ``connection``'s transaction, as fast as the database allows.
+
+    Values are converted by the bind processors SQLAlchemy itself would apply (each column's
+    type for this dialect), then:
+
+    - SQLite: the driver's ``executemany`` gets them as tuples, skipping SQLAlchemy's per-row
+      parameter handling;
+    - PostgreSQL with psycopg 3: one ``COPY ... FROM STDIN`` (text format: the server parses
+      each value as its column's type, as it does the casts of SQLAlchemy's own inserts);
+    - anything else: the ordinary Core insert (executemany, or ``insertmanyvalues``).
+
+    A column the database fills itself (a server default, an identity or autoincrement key:
+    the consent ledger's ``seq``) is left out when no row gives it a value. Errors of the
+    database are raised as SQLAlchemy's (:class:`sqlalchemy.exc.IntegrityError` and so on),
+    whichever path wrote; the caller's transaction rolls everything back as usual.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = _written(table, rows)
+    if not names:  # nothing but what the database fills: INSERT ... DEFAULT VALUES each
+        for _ in rows:
+            connection.execute(table.insert())
+        return
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        _copy(connection, table, names, rows)
+        return
+    if dialect.name != "sqlite":
+        connection.execute(table.insert(), [{n: row.get(n) for n in names} for row in rows])
+        return
+    compiled = table.insert().compile(dialect=dialect, column_keys=names)
+    order = list(compiled.positiontup or ())
+    connection.exec_driver_sql(compiled.string, list(_bound(dialect, table, order, rows)))
+
+
+def _copy(
+    connection: Connection, table: Table, names: list[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """``rows`` into ``table`` through PostgreSQL's ``COPY``, on the connection's transaction."""
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    sql = (
+        f"COPY {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(n) for n in names)}) FROM STDIN"
+    )
+    if not connection.in_transaction():
+        # The driver would open a transaction SQLAlchemy knows nothing of, and the pool would
+        # roll it back; begin one as any statement through the connection would (autobegin).
+        connection.begin()
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            write = copy.write_row
+            for values in _bound(dialect, table, names, rows):
+                write(values)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from exc
 
 
 _UNSET: Final = object()
@@ -148,12 +223,26 @@ def matching(
 
     On SQLite the compiled query goes straight to the driver with the values converted by the
     column type's own bind and result processors: SQLAlchemy's expanding ``IN`` costs some
-    microseconds per value, which is most of a lookup of a batch of a million keys.
+    microseconds per value, which is most of a lookup of a batch of a million keys. On
+    PostgreSQL each chunk of values is one array parameter (``column = ANY(:wanted)``).
     """
     if not values:
         return
     connection = session.connection()
     dialect = connection.dialect
+    if dialect.name == "postgresql":
+        # One array parameter per query, cast to the column's type: ``= ANY(...)`` reads the
+        # same index an ``IN`` list does, without one bind parameter per value.
+        wanted = bindparam("wanted", type_=ARRAY(column.type))
+        stmt = (
+            select(column, table.c.id)
+            .where(column == any_(wanted))
+            .order_by(table.c.collected_at, table.c.id)
+        )
+        for chunk in _chunks(values, _ARRAY_CHUNK):
+            for stored, rid in session.execute(stmt, {"wanted": list(chunk)}):
+                yield stored, rid
+        return
     if dialect.name != "sqlite":
         for chunk in _chunks(values):
             stmt = (

@@ -208,11 +208,8 @@ class ConsentSeeder:
                 continue
             rows.append(self._row(template, st, recorded_at, millis))
         table: Table = ConsentBase.metadata.tables[LEDGER_TABLE]
-        connection = session.connection()
-        if connection.dialect.name == "sqlite":
-            insert_rows(connection, table, rows)  # seq NULL: SQLite assigns the rowid
-        elif rows:
-            connection.execute(table.insert(), rows)  # seq left out: the database numbers it
+        # seq left out: the database numbers the events (COPY on PostgreSQL)
+        insert_rows(session.connection(), table, rows)
         return len(statements)
 
     def _first(self, session: Session, st: Statement) -> _Template:
