@@ -305,9 +305,7 @@ def write_pending(session: Session) -> int | None:
     if not pending:
         return None
     count = len(pending)
-    session.execute(
-        update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq + count)
-    )
+    session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq + count))
     head = session.execute(
         select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)
     ).one_or_none()

@@ -1,4 +1,4 @@
-"""A transaction's audit entries are written at its commit, together, and only then lock the head."""
+"""A transaction's audit entries are written at its commit, together, and lock the head then."""
 
 from __future__ import annotations
 
