@@ -44,6 +44,7 @@ __all__ = [
     "Progress",
     "PseudonymisedFile",
     "detect_format",
+    "field_plan",
     "parquet_available",
     "parse_field_spec",
     "pseudonymise_file",
@@ -178,13 +179,7 @@ def pseudonymise_file(
     """
     src, dst = Path(src), Path(dst)
     validate_domain(domain)
-    if isinstance(fields, str):
-        plan = parse_field_spec(fields, default=mode)
-    else:
-        chosen = dict(fields) if isinstance(fields, Mapping) else dict.fromkeys(fields, mode)
-        plan = {name: _mode(name, how) for name, how in chosen.items()}
-    if not plan:
-        raise RecordError("name at least one field to pseudonymise", file=str(src))
+    plan = field_plan(fields, mode, src)
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     if not src.is_file():
@@ -229,6 +224,21 @@ def _file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def field_plan(
+    fields: Mapping[str, TokenMode | str] | Sequence[str] | str, mode: TokenMode, src: Path
+) -> dict[str, TokenMode]:
+    """Each field to pseudonymise with its token mode, from a mapping, a list of columns that
+    all get ``mode``, or a spec (:func:`parse_field_spec`); at least one, or a RecordError."""
+    if isinstance(fields, str):
+        plan = parse_field_spec(fields, default=mode)
+    else:
+        chosen = dict(fields) if isinstance(fields, Mapping) else dict.fromkeys(fields, mode)
+        plan = {name: _mode(name, how) for name, how in chosen.items()}
+    if not plan:
+        raise RecordError("name at least one field to pseudonymise", file=str(src))
+    return plan
 
 
 def _mode(name: str, how: TokenMode | str) -> TokenMode:

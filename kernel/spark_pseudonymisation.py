@@ -51,7 +51,7 @@ from kernel.pseudonymisation import (
     _as_text,
     _replace_nonempty,
     detect_format,
-    parse_field_spec,
+    field_plan,
 )
 from kernel.spark_session import (
     check_spark,
@@ -266,13 +266,7 @@ def pseudonymise_dataset(
     given = (Path(src), Path(dst))
     src, dst = given[0].resolve(), given[1].resolve()
     validate_domain(domain)
-    if isinstance(fields, str):
-        plan = parse_field_spec(fields, default=mode)
-    else:
-        chosen = dict(fields) if isinstance(fields, Mapping) else dict.fromkeys(fields, mode)
-        plan = {name: _mode(name, how) for name, how in chosen.items()}
-    if not plan:
-        raise RecordError("name at least one field to pseudonymise", file=str(src))
+    plan = field_plan(fields, mode, src)
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
     found = _inspect(src, file_format, plan)
@@ -303,16 +297,6 @@ def pseudonymise_dataset(
         fields=plan,
         sha256=folder_sha256(dst),
     )
-
-
-def _mode(name: str, how: TokenMode | str) -> TokenMode:
-    try:
-        return TokenMode(how)
-    except ValueError:
-        raise RecordError(
-            f"field {name!r}: mode {how!r} is not one of " + ", ".join(m.value for m in TokenMode),
-            column=name,
-        ) from None
 
 
 def _run(
