@@ -80,7 +80,8 @@ def _state(client: TestClient) -> Any:
 
 def _say(page: Page, text: str) -> str:
     """``text`` (an English UI string) in the language the page is written in."""
-    language = str(page.evaluate("document.documentElement.lang"))
+    # a locator waits for the document (evaluate would meet a page still navigating)
+    language = str(page.locator("html").get_attribute("lang"))
     return str(translations(language).gettext(text))
 
 
@@ -227,7 +228,8 @@ def states_change(page: Page, value: str, label: str) -> None:
 
 @when("the customer signs in to manage consents with the email address")
 def signs_in(page: Page, client: TestClient, customer: Customer) -> None:
-    page.get_by_role("link", name=_say(page, "Manage your consents")).first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name=_say(page, "Manage your consents")).first.click()
     page.get_by_label(_say(page, "Email"), exact=True).fill(customer.email)
     page.get_by_role("button", name=_say(page, "Send me a code"), exact=True).click()
     page.wait_for_url(re.compile(r"/privacy/consents/sign-in/[0-9a-f]{32}"))
