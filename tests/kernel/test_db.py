@@ -83,3 +83,22 @@ def test_concurrent_sqlite_transactions_that_read_then_write_all_commit(tmp_path
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 200
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_sessions_run_without_jit_and_still_commit(pg_url: str) -> None:
+    """Every connection of a PostgreSQL engine has JIT compilation off (the audience query
+    spent a third of its time compiling), and it is an ordinary session: writes commit."""
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+        engine.dispose()  # a new connection gets it too
+        with engine.begin() as conn:
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+            conn.execute(text("CREATE TEMP TABLE t_jit (n int)"))
+            conn.execute(text("INSERT INTO t_jit VALUES (1)"))
+            assert conn.execute(text("SELECT count(*) FROM t_jit")).scalar_one() == 1
+    finally:
+        engine.dispose()
