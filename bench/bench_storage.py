@@ -36,7 +36,7 @@ from tietotie.app import open_services
 from tietotie.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from databases import SQLITE, add_database_url, open_database, peak_rss_mib, size_bytes
+from databases import SQLITE, add_database_url, drop, open_database, peak_rss_mib, size_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 400
@@ -103,7 +103,7 @@ def _measure(engine: Engine, entities: list[str], keystore: Path) -> Sizes:
     )
 
 
-def _earlier_form(engine: Engine, services: Any, now: Any) -> None:
+def _earlier_form(engine: Engine, services: Any) -> None:
     """Rewrite the seeded rows as earlier versions stored them (see the module docstring)."""
     store = services.store
     index = store.strategy.index
@@ -208,7 +208,7 @@ def main() -> None:
     entities = build_tables(services.store.strategy).order()
     keystore = folder / "keystore.db"
     now_sizes = _measure(engine, entities, keystore)
-    _earlier_form(engine, services, None)
+    _earlier_form(engine, services)
     before = _measure(engine, entities, keystore)
     table = Table(
         title=f"Storage of the bundled seed, {args.customers:,} customers, {db.backend} "
@@ -236,8 +236,6 @@ def main() -> None:
     )
     engine.dispose()
     if db.backend != SQLITE:
-        from databases import drop
-
         drop(db)
 
 

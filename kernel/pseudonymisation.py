@@ -92,8 +92,9 @@ class PseudonymisedFile:
     key_version: int
     rows: int
     fields: Mapping[str, TokenMode]
-    sha256: str | None = None
-    """Hex SHA-256 of the file written, when the run computed it (every local run does)."""
+    sha256: str = ""
+    """Hex SHA-256 of what was written (for a Spark folder: its files, as
+    ``kernel.spark_pseudonymisation.folder_sha256`` hashes them)."""
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -9,7 +9,6 @@ development and tests, done with a warning that it is not audited.
 from __future__ import annotations
 
 import getpass
-import hashlib
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -134,7 +133,7 @@ def _audit_run(engine: Engine, log: AuditLog, result: PseudonymisedFile) -> int:
                         "rows": result.rows,
                         "fields": sorted(f"{n}:{how}" for n, how in result.fields.items()),
                         "key_version": result.key_version,
-                        "output_sha256": result.sha256 or _sha256(result.destination),
+                        "output_sha256": result.sha256,
                     },
                 ),
             )
@@ -143,14 +142,6 @@ def _audit_run(engine: Engine, log: AuditLog, result: PseudonymisedFile) -> int:
             return seq
     finally:
         engine.dispose()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pseudonymise(
