@@ -76,7 +76,7 @@ from records.store import RecordStore
 from schemas.enums import LegalBasis, UseKind
 from schemas.models import Activation, Condition, Strategy
 from schemas.primitives import parse_duration
-from schemas.tables import UTCDateTime, new_metadata
+from schemas.tables import UTCDateTime, id_text, new_metadata
 
 __all__ = [
     "EXPORT_MASK_DOMAIN",
@@ -182,6 +182,7 @@ class Lawfulness:
 
     def allows(self, subject_id: ColumnElement[str]) -> ColumnElement[bool]:
         """A SQL condition: the use may reach ``subject_id`` (cap aside)."""
+        subject_id = id_text(subject_id)  # the flags and the ledger keep ids as text
         clauses: list[ColumnElement[bool]] = [~subject_id.in_(self.restricted)]
         if self.objected is not None:
             clauses.append(~subject_id.in_(self.objected))
@@ -429,6 +430,7 @@ def audience(
     moment = _moment(at)
     subject = store.tables.subject_table
     sid = subject.c.subject_id  # equal to its id; see conditions_sql
+    kept_as = id_text(sid)  # as the flags, the contact log and the ledger keep it
     matched = and_(
         conditions_sql(store, act.audience.where, now=moment),
         conditions_sql(store, policy.row_filters(role, act.use), now=moment, unusable="deny"),
@@ -442,7 +444,7 @@ def audience(
     after_consent: ColumnElement[str] = (
         literal("")
         if capped is None
-        else case((sid.in_(capped), literal(Exclusion.CAPPED.value)), else_=literal(""))
+        else case((kept_as.in_(capped), literal(Exclusion.CAPPED.value)), else_=literal(""))
     )
     standing = law.standing(sid)
     if standing is not None:
@@ -452,10 +454,10 @@ def audience(
             else_=literal(Exclusion.NO_CONSENT.value),
         )
     whens: list[tuple[ColumnElement[bool], Any]] = [
-        (sid.in_(law.restricted), literal(Exclusion.RESTRICTED.value))
+        (kept_as.in_(law.restricted), literal(Exclusion.RESTRICTED.value))
     ]
     if law.objected is not None:
-        whens.append((sid.in_(law.objected), literal(Exclusion.OBJECTED.value)))
+        whens.append((kept_as.in_(law.objected), literal(Exclusion.OBJECTED.value)))
     reason = case(*whens, else_=after_consent)
     tally = dict.fromkeys(["", *(e.value for e in Exclusion)], 0)
     final_ids: list[str] = []

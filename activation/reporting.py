@@ -65,6 +65,7 @@ from records.store import RecordStore
 from schemas.enums import Category, Chart, FieldType, IdentityLevel, Protect
 from schemas.models import Report, Strategy
 from schemas.runtime import canonical_decimal
+from schemas.tables import id_text
 
 __all__ = [
     "DEFAULT_K",
@@ -439,7 +440,7 @@ def build_report(
     allowed: ColumnElement[bool] = (
         or_(*(law.allows(sid) for law in laws))
         if laws
-        else ~sid.in_(flagged_subjects(FlagKind.RESTRICTION))
+        else ~id_text(sid).in_(flagged_subjects(FlagKind.RESTRICTION))
     )
     filters = [
         c for u in uses if policy.holds(chosen_role, u) for c in policy.row_filters(chosen_role, u)

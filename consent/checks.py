@@ -30,6 +30,7 @@ from consent.tables import ConsentEventRow
 from kernel.errors import ConsentError
 from schemas.enums import LegalBasis
 from schemas.models import Strategy
+from schemas.tables import id_text
 
 __all__ = [
     "CHUNK_SIZE",
@@ -126,7 +127,11 @@ def consent_standing(
     )
     return (
         select(case((past_expiry, literal(EXPIRED)), else_=event.state))
-        .where(event.use == use, event.subject_id == subject_id, event.event_time <= moment)
+        .where(
+            event.use == use,
+            event.subject_id == id_text(subject_id),
+            event.event_time <= moment,
+        )
         .order_by(event.event_time.desc(), event.seq.desc())
         .limit(1)
         .scalar_subquery()
@@ -148,7 +153,7 @@ def may_apply(
     """
     if not consent_gated(strategy, use):
         return true()
-    return subject_id.in_(lawful_subjects(use, at=at))
+    return id_text(subject_id).in_(lawful_subjects(use, at=at))
 
 
 def check_many(

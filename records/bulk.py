@@ -256,6 +256,7 @@ def matching(
     impl = column.type.dialect_impl(dialect)
     to_db = impl.bind_processor(dialect)
     from_db = impl.result_processor(dialect, None)
+    id_from_db = table.c.id.type.dialect_impl(dialect).result_processor(dialect, None)
     statements: dict[int, str] = {}
     for chunk in _chunks(values):
         sql = statements.get(len(chunk))
@@ -271,4 +272,7 @@ def matching(
             sql = statements[len(chunk)] = compiled.string
         params = tuple(chunk) if to_db is None else tuple(to_db(v) for v in chunk)
         for stored, rid in connection.exec_driver_sql(sql, params):
-            yield (stored if from_db is None else from_db(stored)), rid
+            yield (
+                (stored if from_db is None else from_db(stored)),
+                str(rid if id_from_db is None else id_from_db(rid)),
+            )

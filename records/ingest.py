@@ -24,7 +24,7 @@ from records.bulk import fill_columns, insert_rows, matching, new_ids
 from records.provenance import compact
 from schemas.primitives import parse_duration
 from schemas.runtime import to_text
-from schemas.tables import FieldColumn, entity_retention
+from schemas.tables import FieldColumn, entity_retention, id_text
 
 __all__ = [
     "BatchPlan",
@@ -495,7 +495,7 @@ class _Planner:
         single: dict[str, tuple[int, str]] = {}
         for chunk in _chunks(implicit):
             stmt = (
-                select(pt.c.subject_id, func.count(), func.min(pt.c.id))
+                select(pt.c.subject_id, func.count(), func.min(id_text(pt.c.id)))
                 .where(pt.c.subject_id.in_(chunk))
                 .group_by(pt.c.subject_id)
             )

@@ -22,6 +22,7 @@ clear: ``protect`` says how a field leaves the system, and an identifier must be
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -43,9 +44,13 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from kernel.errors import StrategyError
 from schemas.enums import FieldType, LegalBasis, Operator
@@ -59,12 +64,14 @@ __all__ = [
     "RESERVED_COLUMNS",
     "ExactDecimal",
     "FieldColumn",
+    "RecordId",
     "RecordTime",
     "SystemTables",
     "UTCDateTime",
     "build_tables",
     "entity_retention",
     "field_retention",
+    "id_text",
     "longest",
     "new_metadata",
     "python_value",
@@ -99,7 +106,6 @@ BLIND_INDEX_DOMAIN: Final = "blind-index"
 
 _SEEKS: Final = frozenset({Operator.EQ, Operator.IN, Operator.EXISTS})
 """Operators an index can seek on and then go on to the next column (equalities)."""
-_ID_LENGTH: Final = 32
 _SOURCE_LENGTH: Final = 64
 _RESERVED_PREFIX: Final = "tietotie_"
 
@@ -176,6 +182,110 @@ class RecordTime(UTCDateTime):
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return super().process_result_value(value, dialect)
+
+
+_HEX_ID: Final = re.compile(r"[0-9a-f]{32}")
+_NO_ID: Final = "00000000-0000-0000-0000-000000000000"
+"""The nil UUID: what PostgreSQL is asked for in place of text that is no record id (a uuid4
+id is never nil), so a lookup of such text finds nothing instead of failing to cast."""
+
+
+def _encodable(text: str) -> str:
+    """``text`` with any lone surrogate replaced: no driver can encode one, and text holding
+    one is no id, so it matches nothing either way."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+class _Blob(UserDefinedType[Any]):
+    """SQLite's BLOB with no driver-side processing: :class:`RecordId` binds bytes or text."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "BLOB"
+
+
+class RecordId(TypeDecorator[str]):
+    """The id of a record of the system of record, in 16 bytes where the database allows.
+
+    Ids are uuid4 values written as 32 lowercase hex digits (``uuid4().hex``), and Python and
+    the JSON API see them so everywhere. As text they cost 33 bytes in every row and in every
+    index entry that holds one; stored natively they cost 16: a ``BLOB`` of the 16 bytes on
+    SQLite, ``uuid`` on PostgreSQL. MariaDB keeps ``VARCHAR(32)``.
+
+    Text that is not such an id (a guess, a typo, an earlier version's value not yet
+    converted by ``tietotie db upgrade``) is bound as the text itself on SQLite, where it
+    never equals a blob, and as the nil UUID on PostgreSQL: a lookup finds nothing, as it
+    did when ids were text, instead of raising a cast error. Compare such a column with a text
+    column of another table through :func:`id_text`.
+    """
+
+    impl = String(32)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """BLOB on SQLite, uuid on PostgreSQL, VARCHAR(32) elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_Blob())
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.UUID(as_uuid=False))
+        return dialect.type_descriptor(String(32))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """16 bytes on SQLite and a uuid on PostgreSQL for an id; other text kept harmless."""
+        if value is None:
+            return None
+        text = str(value)
+        if dialect.name not in {"sqlite", "postgresql"}:
+            return _encodable(text)
+        if _HEX_ID.fullmatch(text):
+            return bytes.fromhex(text) if dialect.name == "sqlite" else text
+        return _NO_ID if dialect.name == "postgresql" else _encodable(text)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        """32 lowercase hex digits, whatever the storage."""
+        if value is None:
+            return None
+        if isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value).hex()
+        return str(value).replace("-", "")
+
+
+class _IdText(FunctionElement[str]):
+    """``id_text(column)``: a :class:`RecordId` column as its 32-character text."""
+
+    type = String(32)
+    name = "id_text"
+    inherit_cache = True
+
+
+@compiles(_IdText)
+def _id_text_default(element: _IdText, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_IdText, "sqlite")
+def _id_text_sqlite(element: _IdText, compiler: SQLCompiler, **kw: Any) -> str:
+    x = compiler.process(element.clauses, **kw)
+    return f"(CASE WHEN typeof({x}) = 'blob' THEN lower(hex({x})) ELSE {x} END)"
+
+
+@compiles(_IdText, "postgresql")
+def _id_text_postgresql(element: _IdText, compiler: SQLCompiler, **kw: Any) -> str:
+    x = compiler.process(element.clauses, **kw)
+    return f"replace(CAST({x} AS TEXT), '-', '')"
+
+
+def id_text(expr: ColumnElement[Any]) -> ColumnElement[str]:
+    """``expr`` comparable with ids kept as text (the consent ledger, restriction flags, the
+    contact log): a :class:`RecordId` column as 32 hex digits, any other expression as it is."""
+    if isinstance(expr.type, RecordId):
+        return _IdText(expr)
+    return expr
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -326,14 +436,14 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
                 entity=name,
             )
         searchable = set(entity.identifiers) | {f for key in entity.match_on for f in key}
-        columns: list[Column[Any]] = [Column("id", String(_ID_LENGTH), primary_key=True)]
+        columns: list[Column[Any]] = [Column("id", RecordId(), primary_key=True)]
         if name == subject:
-            columns.append(Column("subject_id", String(_ID_LENGTH), nullable=False, index=True))
+            columns.append(Column("subject_id", RecordId(), nullable=False, index=True))
         else:
             columns.append(
                 Column(
                     "subject_id",
-                    String(_ID_LENGTH),
+                    RecordId(),
                     ForeignKey(f"{subject}.id", ondelete="CASCADE"),
                     nullable=False,
                     index=True,
@@ -343,7 +453,7 @@ def build_tables(strategy: Strategy, metadata: MetaData | None = None) -> System
             columns.append(
                 Column(
                     "parent_id",
-                    String(_ID_LENGTH),
+                    RecordId(),
                     ForeignKey(f"{entity.parent}.id", ondelete="CASCADE"),
                     nullable=False,
                     index=True,

@@ -59,8 +59,8 @@ from sqlalchemy.types import TypeEngine
 
 from kernel.db import DatabaseError
 from kernel.errors import TietotieError
-from records.migrations import data
-from schemas.tables import RecordTime, UTCDateTime, new_metadata
+from records.migrations import data, ids
+from schemas.tables import RecordId, RecordTime, UTCDateTime, new_metadata
 
 __all__ = ["DestructiveMigration", "MigrationPlan", "Step", "plan_upgrade", "upgrade"]
 
@@ -106,6 +106,7 @@ class MigrationPlan:
     _rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _triggers: list[list[str]] = field(default_factory=list)
     _rewrites: list[data.Rewrite] = field(default_factory=list)
+    _ids: list[ids.IdConversion] = field(default_factory=list)
 
     @property
     def destructive(self) -> list[Step]:
@@ -250,7 +251,12 @@ def _compare_type(
     """Alembic's type comparison, but for a datetime of the system of record on SQLite: a
     column declared DATETIME by an earlier version holds its integers as well as BIGINT would
     (SQLite stores any value in any column), so it is not altered; its text values are turned
-    into integers by the ``epoch-times`` rewrite instead. None: Alembic's own comparison."""
+    into integers by the ``epoch-times`` rewrite instead. Record ids likewise: SQLite's are
+    rewritten as blobs by ``binary-ids``, PostgreSQL's altered to uuid by
+    :func:`records.migrations.ids.convert_postgresql` (its foreign keys need dropping first,
+    which Alembic's alter does not do). None: Alembic's own comparison."""
+    if context.dialect.name in {"sqlite", "postgresql"} and isinstance(metadata_type, RecordId):
+        return False
     if (
         context.dialect.name == "sqlite"
         and isinstance(metadata_type, RecordTime)
@@ -281,7 +287,10 @@ def _plan(conn: Connection, metadata: MetaData) -> MigrationPlan:
     code = render_python_code(upgrade_ops) if steps else ""
     plan = MigrationPlan(steps=steps, script=code, _ops=upgrade_ops)
     _content_steps(conn, metadata, plan)
-    plan._rewrites = data.pending(conn, metadata, set(inspect(conn).get_table_names()))
+    present = set(inspect(conn).get_table_names())
+    plan._ids = ids.plan_postgresql(conn, metadata, present)
+    plan.steps += [Step("convert ids", c.table, c.detail, False) for c in plan._ids]
+    plan._rewrites = data.pending(conn, metadata, present)
     plan.steps += [Step("rewrite rows", r.table.name, r.detail, False) for r in plan._rewrites]
     plan.script += "".join(f"\n# {s.kind} {s.table}: {s.detail}" for s in plan.steps[len(steps) :])
     return plan
@@ -361,6 +370,7 @@ def upgrade(
                 steps=[s.__dict__ for s in lost],
             )
         _registry_metadata.create_all(conn)
+        ids.convert_postgresql(conn, plan._ids, progress)  # before tables that refer to them
         if plan._ops.ops:
             _only_mysql_autoincrement(conn, plan._ops)
             ops = Operations(MigrationContext.configure(conn))

@@ -4,7 +4,9 @@
   compactly (every field listed with its source and time) into the form that lists only what
   differs from the row's own source and time (:mod:`records.provenance`);
 * ``epoch-times`` (SQLite) turns the datetimes of the system of record that earlier versions
-  stored as text into integer microseconds (:class:`schemas.tables.RecordTime`).
+  stored as text into integer microseconds (:class:`schemas.tables.RecordTime`);
+* ``binary-ids`` (SQLite) turns the record ids earlier versions stored as 32 hex characters
+  into 16-byte blobs (:mod:`records.migrations.ids`; PostgreSQL alters its columns instead).
 
 Readers give the same answers before and after; the rewrites only save space. A table's
 rewrite runs in batches of :data:`BATCH` rows in primary-key order, each batch one
@@ -34,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 
+from records.migrations import ids
 from records.provenance import compact
 from schemas.tables import RecordTime, UTCDateTime, new_metadata
 
@@ -183,6 +186,17 @@ def _epoch_times(conn: Connection, table: Table, progress: DataProgress | None) 
             progress(table.name, changed)
 
 
+# binary-ids -----------------------------------------------------------------------------------
+
+
+def _has_ids(table: Table, dialect: str) -> bool:
+    return dialect == "sqlite" and bool(ids.id_columns(table))
+
+
+def _binary_ids(conn: Connection, table: Table, progress: DataProgress | None) -> int:
+    return ids.sqlite_rewrite(conn, table, BATCH, progress)
+
+
 _STEPS: Final = {
     "compact-provenance": _Step(
         "provenance stored compactly", _has_provenance, _holds_provenance, _compact_provenance
@@ -190,8 +204,12 @@ _STEPS: Final = {
     "epoch-times": _Step(
         "datetimes as integer microseconds", _has_times, _holds_text_times, _epoch_times
     ),
+    "binary-ids": _Step(
+        "record ids as 16-byte values", _has_ids, ids.sqlite_holds_text, _binary_ids
+    ),
 }
-# epoch-times first: the other reads times, and either form reads the same
+# epoch-times first: the others read times, and either form reads the same; binary-ids before
+# the rewrites that page through a table by id (text ids and blobs do not compare as ids)
 
 
 def pending(conn: Connection, metadata: MetaData, present: set[str]) -> list[Rewrite]:
@@ -200,7 +218,7 @@ def pending(conn: Connection, metadata: MetaData, present: set[str]) -> list[Rew
     dialect = conn.dialect.name
     return [
         Rewrite(step, table)
-        for step in ("epoch-times", "compact-provenance")
+        for step in ("epoch-times", "binary-ids", "compact-provenance")
         for table in metadata.sorted_tables
         if table.name in present
         and (table.name, step) not in done

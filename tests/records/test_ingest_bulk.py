@@ -7,11 +7,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from kernel.db import session_factory, transaction
 from records.bulk import insert_rows, new_ids
 from records.imports import import_file
+from schemas.tables import RecordId
 
 
 def test_record_ids_are_distinct_uuid4_hex() -> None:
@@ -38,13 +39,12 @@ def _row(rid: str, subject_id: str, now: datetime, **values) -> dict:
 
 def _stored(engine, table: str, rid: str) -> tuple:
     """The row as the database holds it (no type conversion on the way out), without its id."""
+    by_id = bindparam("id", rid, type_=RecordId())  # 16 bytes on SQLite, uuid on PostgreSQL
     with engine.connect() as conn:
-        every = list(
-            conn.execute(text(f"SELECT * FROM {table} WHERE id = :id"), {"id": rid}).keys()
-        )
+        every = list(conn.execute(text(f"SELECT * FROM {table} LIMIT 1")).keys())
         columns = [c for c in every if c != "id"]
         row = conn.execute(
-            text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id"), {"id": rid}
+            text(f"SELECT {', '.join(columns)} FROM {table} WHERE id = :id").bindparams(by_id)
         ).one()
     return tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
 
