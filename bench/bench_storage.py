@@ -3,13 +3,13 @@
 Seeds the bundled strategy into a fresh database (``tietotie demo seed``'s path: customers,
 vehicles, visits, stored tyres and a consent history with signed receipts), compacts it
 (SQLite ``VACUUM``, PostgreSQL ``VACUUM FULL``) and measures it; then rewrites the same rows
-into the earlier storage form (every field's source and time in each row's provenance, receipts
-as plain JWS text, datetimes as text on SQLite, one index per condition field and a subject
-index beside them), compacts
-and measures again. So both columns describe the very same data. Prints, per state, the
-database and keystore sizes, the bytes per stored record (the entity tables with their
-indexes), per row of the whole database, per customer, and per consent event. Target (issue
-20): at most 400 bytes a stored record on average.
+into the earlier storage form (every field's source and time in each row's provenance, no
+provenance profiles, ids as 32 characters of text, receipts as plain JWS text, datetimes as
+text on SQLite, one index per condition field and a subject index beside them), compacts and
+measures again. So both columns describe the very same data. Prints, per state, the database
+and keystore sizes, the bytes per stored record (the entity tables with their indexes, and the
+provenance profiles their rows share), per row of the whole database, per customer, and per
+consent event. Target (issue 20): at most 400 bytes a stored record on average.
 
     .venv/bin/python bench/bench_storage.py [--customers 100000] [--database-url URL]
 """
@@ -30,6 +30,9 @@ from sqlalchemy import Engine, bindparam, func, select, text, update
 
 from consent.receipt_packing import unpack
 from consent.tables import ConsentEventRow
+from records.migrations import ids
+from records.migrations.ids import IdConversion
+from records.provenance_profiles import profiles_table
 from records.seed import seed
 from schemas.tables import RecordTime, build_tables
 from tietotie.app import open_services
@@ -41,6 +44,7 @@ from databases import SQLITE, add_database_url, drop, open_database, peak_rss_mi
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 400
 LEDGER = "consent_event"
+PROFILES = profiles_table.name  # counted with the entity tables: their rows name its keys
 
 
 @dataclass
@@ -49,7 +53,7 @@ class Sizes:
 
     database: int
     keystore: int
-    records: int  # bytes of the entity tables with their indexes
+    records: int  # bytes of the entity tables with their indexes, and of the profiles
     ledger: int  # bytes of the consent ledger with its indexes
     record_rows: int
     events: int
@@ -86,7 +90,7 @@ def _compact(engine: Engine) -> None:
 
 def _measure(engine: Engine, entities: list[str], keystore: Path) -> Sizes:
     _compact(engine)
-    sizes = _table_bytes(engine, [*entities, LEDGER])
+    sizes = _table_bytes(engine, [*entities, LEDGER, PROFILES])
     with engine.connect() as conn:
         counts = {
             t: int(conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one())
@@ -95,7 +99,7 @@ def _measure(engine: Engine, entities: list[str], keystore: Path) -> Sizes:
     return Sizes(
         database=size_bytes(engine),
         keystore=keystore.stat().st_size if keystore.exists() else 0,
-        records=sum(sizes[e] for e in entities),
+        records=sum(sizes[e] for e in entities) + sizes[PROFILES],
         ledger=sizes[LEDGER],
         record_rows=sum(counts[e] for e in entities),
         events=counts[LEDGER],
@@ -117,7 +121,7 @@ def _earlier_form(engine: Engine, services: Any) -> None:
                 for name in index.entities[entity].fields
                 if (srcs := index.field_sources.get(f"{entity}.{name}"))
             }
-            conn.execute(update(table).values(provenance=full))
+            conn.execute(update(table).values(provenance=full))  # profiles inlined again
             if engine.dialect.name == "sqlite":  # datetimes as the text SQLite kept before
                 times = [c.name for c in table.columns if isinstance(c.type, RecordTime)]
                 sets = ", ".join(
@@ -126,6 +130,19 @@ def _earlier_form(engine: Engine, services: Any) -> None:
                     for c in times
                 )
                 conn.exec_driver_sql(f"UPDATE {entity} SET {sets} WHERE {times[0]} IS NOT NULL")
+        conn.execute(profiles_table.delete())  # no row names a profile any more
+        # ids as the 32 characters of text they were before (records.migrations.ids)
+        conversions = [
+            IdConversion(t.name, tuple(ids.id_columns(t)))
+            for t in (store.tables.table(e) for e in store.tables.order())
+        ]
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+            for conv in conversions:
+                sets = ", ".join(f"{c} = lower(hex({c}))" for c in conv.columns)
+                conn.exec_driver_sql(f"UPDATE {conv.table} SET {sets}")
+        else:
+            ids.revert_postgresql(conn, conversions)
         ledger = ConsentEventRow.__table__
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("DROP TRIGGER IF EXISTS consent_event_no_update")
@@ -226,11 +243,12 @@ def main() -> None:
         "target",
     ):
         table.add_column(column, justify="left" if column == "form" else "right")
-    table.add_row(*_row("earlier (provenance in full, plain receipts)", before))
+    table.add_row(*_row("earlier (provenance in full, text ids, plain receipts)", before))
     table.add_row(*_row("now", now_sizes))
     console.print(table)
     console.print(
-        "bytes/record: the entity tables with their indexes per stored record; bytes/row (all): "
+        "bytes/record: the entity tables with their indexes (and the provenance profiles) per "
+        "stored record; bytes/row (all): "
         "the whole database per record and consent event; keystore: the per-subject keys "
         "(a file of its own)"
     )

@@ -317,12 +317,18 @@ class Fulfiller:
                         table.c.id, table.c.provenance, table.c.source, table.c.collected_at
                     ).where(table.c.subject_id == subject_id)
                 ).all()
-                for record_id, provenance, source, collected_at in ids:
-                    row: dict[str, Any] = dict(mine)
-                    encrypt_rows(self.store, entity, [(subject_id, row)])
+                profiles = self.store.profiles
+                held = profiles.decode_many(session, [provenance for _, provenance, _, _ in ids])
+                merged = []
+                for (_, _, source, collected_at), provenance in zip(ids, held, strict=True):
                     stamp = ["rectification", self.now().isoformat()]
                     changed = compact(dict.fromkeys(mine, stamp), source, collected_at)
-                    row["provenance"] = {**dict(provenance or {}), **changed}
+                    merged.append({**provenance, **changed})
+                stored = profiles.encode_many(session, merged)
+                for (record_id, _, _, _), provenance in zip(ids, stored, strict=True):
+                    row: dict[str, Any] = dict(mine)
+                    encrypt_rows(self.store, entity, [(subject_id, row)])
+                    row["provenance"] = provenance
                     row["updated_at"] = self.now()
                     session.execute(update(table).where(table.c.id == record_id).values(**row))
                 counts[entity] = len(ids)

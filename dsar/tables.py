@@ -19,6 +19,7 @@ from consent.tables import ledger_metadata
 from dsar.erasure.tables import erasure_metadata
 from dsar.requests.tables import request_metadata
 from governance.breach_tables import breach_metadata
+from records.provenance_profiles import profile_metadata
 from records.restrictions import flag_metadata
 from schemas.models import Strategy
 from schemas.tables import UTCDateTime, build_tables, new_metadata
@@ -86,6 +87,7 @@ SERVICE_METADATA: Final[tuple[Callable[[], MetaData], ...]] = (
     contact_log_metadata,
     erasure_metadata,
     breach_metadata,
+    profile_metadata,
 )
 """Every package's service tables; adding a package is one line."""
 

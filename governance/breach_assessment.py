@@ -41,6 +41,7 @@ from governance.breach_models import (
     ScopeKind,
 )
 from governance.errors import BreachError
+from records.provenance_profiles import PROFILE_KEY
 from records.store import RecordStore
 from schemas.checks import EEA
 from schemas.enums import SPECIAL_CATEGORIES, Category
@@ -393,7 +394,9 @@ def _period(table: Table, since: datetime | None, until: datetime | None) -> lis
     return out
 
 
-def _touched(table: Table, reach: _Reach) -> ColumnElement[bool]:
+def _touched(table: Table, reach: _Reach, profiles: dict[str, list[str]]) -> ColumnElement[bool]:
+    """Rows holding a reached field, or written by a reached source (as the row's own or for
+    one value); ``profiles``: per source, the keys of the provenance profiles naming it."""
     if reach.all_rows:
         return true()
     marks: list[ColumnElement[bool]] = [table.c[name].is_not(None) for name in sorted(reach.held)]
@@ -409,6 +412,9 @@ def _touched(table: Table, reach: _Reach) -> ColumnElement[bool]:
             text.like(f'%: "{source}"%'),
             text.like(f'%:"{source}"%'),
         ]
+        # or the value's source is in the row's profile (records.provenance_profiles)
+        if profiles.get(source):
+            marks.append(table.c.provenance[PROFILE_KEY].as_string().in_(profiles[source]))
     return or_(*marks)
 
 
@@ -432,12 +438,14 @@ def _count(
     touched_ids = []
     exposed_ids = []
     by_entity: dict[str, int] = {}
+    sources = sorted({s for r in exp.reaches.values() if not r.all_rows for s in r.sources})
+    profiles = {s: store.profiles.keys_mentioning(session, s) for s in sources}
     for entity in store.tables.order():
         r = exp.reaches.get(entity)
         if r is None:
             continue
         table = store.tables.table(entity)
-        where = and_(_touched(table, r), *_period(table, since, until))
+        where = and_(_touched(table, r, profiles), *_period(table, since, until))
         by_entity[entity] = int(
             session.scalar(select(func.count()).select_from(table).where(where)) or 0
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Column, Table, bindparam, func, select, tuple_, update
+from sqlalchemy import Column, Connection, Table, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from kernel.errors import NotFound, RecordError, TietotieError, ValidationFailed
@@ -288,6 +288,7 @@ class _Planner:
         for ki, key in enumerate(self.spec.match_on):
             found: dict[tuple[Any, ...], str] = {}
             back: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+            fresh: dict[str, dict[str, Any]] = {}
             columns = [self.columns[f] for f in key]
             if any(c.encrypted for c in columns):
                 for keys in keyed:
@@ -329,17 +330,30 @@ class _Planner:
                     canon_key = back.get(stored)
                     if canon_key is not None:
                         found.setdefault(canon_key, r[0])
-                        state.setdefault(r[0], _state(r[1 : 1 + len(_STATE)]))
+                        if r[0] not in state:
+                            fresh.setdefault(r[0], _state(r[1 : 1 + len(_STATE)]))
+            state.update(self.decoded(fresh))
             maps.append(found)
         return maps, state
+
+    def decoded(self, rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """``rows`` (record id → state) with their stored provenance decoded, in one batch
+        (records.provenance_profiles): merges work on the compact form."""
+        profiles = self.store.profiles
+        compacts = profiles.decode_many(self.session, [r["provenance"] for r in rows.values()])
+        for row, provenance in zip(rows.values(), compacts, strict=True):
+            row["provenance"] = provenance
+        return rows
 
     def load_state(self, state: dict[str, dict[str, Any]], ids: set[str]) -> None:
         """Add the provenance and retention of the stored records ``ids`` to ``state``."""
         t = self.table
+        loaded: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(sorted(ids - state.keys())):
             stmt = select(t.c.id, *_state_columns(t)).where(t.c.id.in_(chunk))
             for r in self.session.execute(stmt):
-                state[r[0]] = _state(r[1:])
+                loaded[r[0]] = _state(r[1:])
+        state.update(self.decoded(loaded))
 
     def plan_subjects(self, accepted: list[tuple[IncomingRow, dict[str, Any]]]) -> None:
         keyed = [self.match_keys(vals) for _, vals in accepted]
@@ -619,6 +633,16 @@ def encrypt_rows(store: Any, entity: str, rows: list[tuple[str, dict[str, Any]]]
             row[column.blind_index] = token
 
 
+def _store_provenance(connection: Connection, store: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """Each row's compact provenance replaced by its stored form, interning new profiles
+    (records.provenance_profiles); rows listing none are left as they are, at no cost."""
+    held = [row for row in rows if row.get("provenance")]
+    if held:
+        stored = store.profiles.encode_many(connection, [row["provenance"] for row in held])
+        for row, provenance in zip(held, stored, strict=True):
+            row["provenance"] = provenance
+
+
 def write_plan(
     session: Session, store: Any, plan: BatchPlan, *, progress: Progress | None = None
 ) -> None:
@@ -626,6 +650,7 @@ def write_plan(
     table: Table = store.tables.table(plan.entity)
     encrypt_rows(store, plan.entity, [(r["subject_id"], r) for r in plan.inserts])
     connection = session.connection()
+    _store_provenance(connection, store, plan.inserts)
     for chunk in _chunks(plan.inserts, _WRITE_CHUNK):
         insert_rows(connection, table, chunk)
         if progress is not None:
@@ -634,6 +659,7 @@ def write_plan(
         updates = [(rid, dict(values)) for rid, values in plan.updates.items()]
         # Only subject records are merged, and a subject record's id is the subject id.
         encrypt_rows(store, plan.entity, updates)
+        _store_provenance(connection, store, (values for _, values in updates))
         groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
         for rid, values in updates:
             groups[frozenset(values)].append(

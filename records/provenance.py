@@ -12,6 +12,10 @@ time. :func:`expand` gives every reader the full ``{field: [source, timestamp]}`
 (Art. 15(1)(g): where each value came from, per field), and it reads rows written in the full
 form by earlier versions the same way, since a full map is a valid compact one that lists every
 field; ``tietotie db upgrade`` rewrites such rows compactly (:func:`compact`).
+
+The bare-source entries that many rows share are stored once more compactly still, as a
+profile named by key (:mod:`records.provenance_profiles`); readers decode a row's stored map
+back to this compact form before :func:`expand`.
 """
 
 from __future__ import annotations

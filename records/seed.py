@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent.receipts import ReceiptSigner
@@ -385,7 +385,8 @@ class _Shape:
     children: list[tuple[str, int, int]]
     # {field: source} of the fields another source than the row's collects (records.provenance)
     elsewhere: dict[str, str]
-    # the stored provenance of each set of such fields a row holds, made once per set
+    # the compact provenance of each set of such fields a row holds, made once per set (and
+    # stored naming its profile, records.provenance_profiles: _store_provenance)
     provenances: dict[tuple[str, ...], dict[str, str]]
 
 
@@ -555,6 +556,7 @@ def _seed(
                 if not batch:
                     continue
                 encrypt_rows(store, entity, [(r["subject_id"], r) for r in batch])
+                _store_provenance(connection, store, batch)
                 insert_rows(connection, store.tables.table(entity), batch)
                 counts[entity] += len(batch)
             if seeder is not None:
@@ -588,6 +590,23 @@ def _seed(
         seconds=time.perf_counter() - started,
         held_before=held[store.subject_entity],
     )
+
+
+def _store_provenance(
+    connection: Connection, store: RecordStore, rows: list[dict[str, Any]]
+) -> None:
+    """The rows' provenance as stored (records.provenance_profiles), in place. Rows of a shape
+    share one map per set of fields from elsewhere (``_Shape.provenances``): each distinct map
+    is encoded once, its profile interned in the chunk's transaction."""
+    shared = {id(p): p for row in rows if (p := row["provenance"])}
+    if not shared:
+        return
+    encoded = store.profiles.encode_many(connection, list(shared.values()))
+    stored = dict(zip(shared, encoded, strict=True))
+    for row in rows:
+        provenance = row["provenance"]
+        if provenance:
+            row["provenance"] = stored[id(provenance)]
 
 
 def _held(sessions: sessionmaker[Session], store: RecordStore) -> dict[str, int]:

@@ -34,6 +34,7 @@ from kernel.crypto import Pseudonymiser
 from kernel.errors import NotFound, RecordError
 from kernel.keystore import ERASED, SubjectKeyStore
 from records.provenance import expand
+from records.provenance_profiles import ProvenanceProfiles
 from schemas.models import Strategy
 from schemas.runtime import RuntimeModels, build_models, normalise, to_text
 from schemas.tables import BLIND_INDEX_DOMAIN, FieldColumn, SystemTables, build_tables
@@ -82,6 +83,8 @@ class RecordStore:
         self.strategy = strategy
         self.tables = tables or build_tables(strategy)
         self.crypto = crypto
+        self.profiles = ProvenanceProfiles()
+        """Interned provenance profiles of the stored rows (records.provenance_profiles)."""
 
     @cached_property
     def models(self) -> RuntimeModels:
@@ -265,6 +268,7 @@ def read_subject(
         raise NotFound(f"no subject {subject_id!r} in the system of record", subject_id=subject_id)
     out: dict[str, list[StoredRecord]] = {}
     pending: list[tuple[StoredRecord, FieldColumn, bytes]] = []
+    stored: list[tuple[StoredRecord, Any, list[str]]] = []
     for entity in store.tables.order():
         table = store.tables.table(entity)
         records: list[StoredRecord] = []
@@ -289,9 +293,12 @@ def read_subject(
                     pending.append((rec, column, value))
                 else:
                     rec.values[column.name] = value
-            rec.provenance = expand(row["provenance"], rec.source, rec.collected_at, held)
+            stored.append((rec, row["provenance"], held))
             records.append(rec)
         out[entity] = records
+    compacts = store.profiles.decode_many(session, [provenance for _, provenance, _ in stored])
+    for (rec, _, held), compact in zip(stored, compacts, strict=True):
+        rec.provenance = expand(compact, rec.source, rec.collected_at, held)
     if pending:
         crypto = store.need_crypto("subject")
         plain = crypto.keystore.decrypt_fields(

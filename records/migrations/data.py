@@ -3,6 +3,8 @@
 * ``compact-provenance`` rewrites the provenance of rows written before provenance was stored
   compactly (every field listed with its source and time) into the form that lists only what
   differs from the row's own source and time (:mod:`records.provenance`);
+* ``profile-provenance`` then moves the bare-source entries of each row's provenance into a
+  shared provenance profile, the row keeping its key (:mod:`records.provenance_profiles`);
 * ``epoch-times`` (SQLite) turns the datetimes of the system of record that earlier versions
   stored as text into integer microseconds (:class:`schemas.tables.RecordTime`);
 * ``binary-ids`` (SQLite) turns the record ids earlier versions stored as 32 hex characters
@@ -38,6 +40,7 @@ from sqlalchemy import (
 
 from records.migrations import ids
 from records.provenance import compact
+from records.provenance_profiles import PROFILE_KEY, ProvenanceProfiles
 from schemas.tables import RecordTime, UTCDateTime, new_metadata
 
 __all__ = ["BATCH", "DataProgress", "Rewrite", "pending", "record_fresh", "run"]
@@ -176,6 +179,11 @@ def _epoch_times(conn: Connection, table: Table, progress: DataProgress | None) 
         f'UPDATE "{table.name}" SET {sets} WHERE rowid IN '  # noqa: S608
         f'(SELECT rowid FROM "{table.name}" WHERE {_as_text(table)} LIMIT {BATCH})'
     )
+    return _until_done(conn, table, sql, progress)
+
+
+def _until_done(conn: Connection, table: Table, sql: str, progress: DataProgress | None) -> int:
+    """Run the batch ``UPDATE`` ``sql`` until it changes no row; the rows changed."""
     changed = 0
     while True:
         done = conn.exec_driver_sql(sql).rowcount
@@ -186,6 +194,35 @@ def _epoch_times(conn: Connection, table: Table, progress: DataProgress | None) 
             progress(table.name, changed)
 
 
+# profile-provenance ---------------------------------------------------------------------------
+
+
+def _profile_provenance(conn: Connection, table: Table, progress: DataProgress | None) -> int:
+    changed = seen = 0
+    profiles = ProvenanceProfiles()
+    stmt = update(table).where(table.c.id == bindparam("rid"))
+    stmt = stmt.values(provenance=bindparam("profiled"))
+    for rows in _keyset(conn, table, table.c.provenance):
+        inline = [
+            (rid, dict(provenance))
+            for rid, provenance in rows
+            if provenance and PROFILE_KEY not in provenance
+        ]
+        stored = profiles.encode_many(conn, [p for _, p in inline])
+        updates = [
+            {"rid": rid, "profiled": profiled}
+            for (rid, provenance), profiled in zip(inline, stored, strict=True)
+            if profiled != provenance
+        ]
+        if updates:
+            conn.execute(stmt, updates)
+            changed += len(updates)
+        seen += len(rows)
+        if progress is not None:
+            progress(table.name, seen)
+    return changed
+
+
 # binary-ids -----------------------------------------------------------------------------------
 
 
@@ -194,7 +231,7 @@ def _has_ids(table: Table, dialect: str) -> bool:
 
 
 def _binary_ids(conn: Connection, table: Table, progress: DataProgress | None) -> int:
-    return ids.sqlite_rewrite(conn, table, BATCH, progress)
+    return _until_done(conn, table, ids.sqlite_rewrite(conn, table, BATCH), progress)
 
 
 _STEPS: Final = {
@@ -207,9 +244,16 @@ _STEPS: Final = {
     "binary-ids": _Step(
         "record ids as 16-byte values", _has_ids, ids.sqlite_holds_text, _binary_ids
     ),
+    "profile-provenance": _Step(
+        "repeated provenance kept once, as shared profiles",
+        _has_provenance,
+        _holds_provenance,
+        _profile_provenance,
+    ),
 }
 # epoch-times first: the others read times, and either form reads the same; binary-ids before
-# the rewrites that page through a table by id (text ids and blobs do not compare as ids)
+# the rewrites that page through a table by id (text ids and blobs do not compare as ids);
+# profile-provenance after compact-provenance: profiles are made of the compact form
 
 
 def pending(conn: Connection, metadata: MetaData, present: set[str]) -> list[Rewrite]:
@@ -218,7 +262,7 @@ def pending(conn: Connection, metadata: MetaData, present: set[str]) -> list[Rew
     dialect = conn.dialect.name
     return [
         Rewrite(step, table)
-        for step in ("epoch-times", "binary-ids", "compact-provenance")
+        for step in ("epoch-times", "binary-ids", "compact-provenance", "profile-provenance")
         for table in metadata.sorted_tables
         if table.name in present
         and (table.name, step) not in done

@@ -84,10 +84,9 @@ def sqlite_holds_text(conn: Connection, table: Table) -> bool:
     return conn.exec_driver_sql(sql).first() is not None
 
 
-def sqlite_rewrite(
-    conn: Connection, table: Table, batch: int, progress: Callable[[str, int], None] | None
-) -> int:
-    """Rewrite ``table``'s text ids as 16-byte blobs, ``batch`` rows a statement; rows changed."""
+def sqlite_rewrite(conn: Connection, table: Table, batch: int) -> str:
+    """The statement that rewrites up to ``batch`` of ``table``'s text ids as 16-byte blobs
+    (run it until it changes no row), with what it needs registered on ``conn``."""
     driver = conn.connection.driver_connection
     assert driver is not None
     driver.create_function(_SQL_FUNCTION, 1, _as_blob, deterministic=True)
@@ -97,18 +96,10 @@ def sqlite_rewrite(
     columns = id_columns(table)
     sets = ", ".join(f'"{c}" = {_SQL_FUNCTION}("{c}")' for c in columns)
     where = " OR ".join(_convertible(c) for c in columns)
-    sql = (  # names from the compiled strategy, never input
+    return (  # names from the compiled strategy, never input
         f'UPDATE "{table.name}" SET {sets} WHERE rowid IN '  # noqa: S608
         f'(SELECT rowid FROM "{table.name}" WHERE {where} LIMIT {batch})'
     )
-    changed = 0
-    while True:
-        done = conn.exec_driver_sql(sql).rowcount
-        if not done:
-            return changed
-        changed += done
-        if progress is not None:
-            progress(table.name, changed)
 
 
 # PostgreSQL -----------------------------------------------------------------------------------
