@@ -199,10 +199,12 @@ def _row(name: str, s: Sizes) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
-    add_database_url(parser, None, "build/bench/storage-N/tietotie.db, SQLite")
+    add_database_url(parser, None, "build/bench/storage-N-sqlite/tietotie.db, SQLite")
     args = parser.parse_args()
     console = Console() if sys.stdout.isatty() else Console(width=140)
-    folder = ROOT / "build" / "bench" / f"storage-{args.customers}"
+    # a folder per backend: two runs at once must not remove each other's files
+    kind = (args.database_url or "sqlite").split(":", 1)[0].split("+", 1)[0]
+    folder = ROOT / "build" / "bench" / f"storage-{args.customers}-{kind}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     url = args.database_url or f"sqlite:///{folder / 'tietotie.db'}"
