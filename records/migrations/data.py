@@ -116,21 +116,20 @@ def _holds_provenance(conn: Connection, table: Table) -> bool:
     return conn.execute(stmt).first() is not None
 
 
-def _compact_provenance(conn: Connection, table: Table, progress: DataProgress | None) -> int:
+def _rewrite_provenance(
+    conn: Connection,
+    table: Table,
+    progress: DataProgress | None,
+    columns: tuple[Any, ...],
+    rewrite: Callable[[list[Any]], list[tuple[Any, Any]]],
+) -> int:
+    """Page through ``table`` by id reading ``columns``; ``rewrite`` turns a batch of rows
+    into ``(id, new provenance)`` pairs for the rows that change. The rows changed."""
     changed = seen = 0
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("rid"))
-        .values(provenance=bindparam("compacted"))
-    )
-    columns = (table.c.source, table.c.collected_at, table.c.provenance)
+    stmt = update(table).where(table.c.id == bindparam("rid"))
+    stmt = stmt.values(provenance=bindparam("rewritten"))
     for rows in _keyset(conn, table, *columns):
-        updates = []
-        for rid, source, collected_at, provenance in rows:
-            stored = dict(provenance or {})
-            smaller = compact(stored, source, collected_at)
-            if smaller != stored:
-                updates.append({"rid": rid, "compacted": smaller})
+        updates = [{"rid": rid, "rewritten": value} for rid, value in rewrite(rows)]
         if updates:
             conn.execute(stmt, updates)
             changed += len(updates)
@@ -138,6 +137,20 @@ def _compact_provenance(conn: Connection, table: Table, progress: DataProgress |
         if progress is not None:
             progress(table.name, seen)
     return changed
+
+
+def _compact_provenance(conn: Connection, table: Table, progress: DataProgress | None) -> int:
+    def rewrite(rows: list[Any]) -> list[tuple[Any, Any]]:
+        out = []
+        for rid, source, collected_at, provenance in rows:
+            stored = dict(provenance or {})
+            smaller = compact(stored, source, collected_at)
+            if smaller != stored:
+                out.append((rid, smaller))
+        return out
+
+    columns = (table.c.source, table.c.collected_at, table.c.provenance)
+    return _rewrite_provenance(conn, table, progress, columns, rewrite)
 
 
 # epoch-times ----------------------------------------------------------------------------------
@@ -198,29 +211,22 @@ def _until_done(conn: Connection, table: Table, sql: str, progress: DataProgress
 
 
 def _profile_provenance(conn: Connection, table: Table, progress: DataProgress | None) -> int:
-    changed = seen = 0
     profiles = ProvenanceProfiles()
-    stmt = update(table).where(table.c.id == bindparam("rid"))
-    stmt = stmt.values(provenance=bindparam("profiled"))
-    for rows in _keyset(conn, table, table.c.provenance):
+
+    def rewrite(rows: list[Any]) -> list[tuple[Any, Any]]:
         inline = [
             (rid, dict(provenance))
             for rid, provenance in rows
             if provenance and PROFILE_KEY not in provenance
         ]
         stored = profiles.encode_many(conn, [p for _, p in inline])
-        updates = [
-            {"rid": rid, "profiled": profiled}
+        return [
+            (rid, profiled)
             for (rid, provenance), profiled in zip(inline, stored, strict=True)
             if profiled != provenance
         ]
-        if updates:
-            conn.execute(stmt, updates)
-            changed += len(updates)
-        seen += len(rows)
-        if progress is not None:
-            progress(table.name, seen)
-    return changed
+
+    return _rewrite_provenance(conn, table, progress, (table.c.provenance,), rewrite)
 
 
 # binary-ids -----------------------------------------------------------------------------------
