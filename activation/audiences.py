@@ -49,6 +49,7 @@ from sqlalchemy import (
     MetaData,
     Select,
     String,
+    Subquery,
     Table,
     and_,
     case,
@@ -68,7 +69,14 @@ from access_policy.rows import row_filter_sql
 from access_policy.service import Policy
 from activation.unsubscribe import UnsubscribeLinks
 from audit import AuditEvent, AuditLog
-from consent.checks import EXPIRED, GIVEN, consent_gated, consent_standing, lawful_subjects
+from consent.checks import (
+    EXPIRED,
+    GIVEN,
+    consent_gated,
+    consent_standing,
+    latest_standing,
+    lawful_subjects,
+)
 from kernel.errors import NotFound, RecordError
 from kernel.keystore import ERASED
 from records.restrictions import FlagKind, SubjectFlag, flagged_subjects
@@ -165,9 +173,11 @@ class Lawfulness:
     """What decides, in SQL, whether a use may reach a subject at a moment (cap aside).
 
     Restrictions and objections are small sets of subject ids. Consent, for a consent-based
-    use, comes two ways: :meth:`allows` tests membership in the lawful set (one pass over the
-    ledger, for reports whose rows are many per subject), :meth:`standing` seeks each subject's
-    latest event (for an audience, where only the matched fraction of subjects is asked).
+    use, comes three ways: :meth:`allows` tests membership in the lawful set (one pass over the
+    ledger, for reports whose rows are many per subject); :meth:`standing` seeks each subject's
+    latest event, and :meth:`latest` is every subject's standing as a table to outer-join (for
+    an audience, which needs the reason too: the seek where the database runs a query in one
+    process, the join where it splits a query over parallel workers).
     """
 
     use: str
@@ -179,6 +189,11 @@ class Lawfulness:
     def standing(self, subject_id: ColumnElement[str]) -> ColumnElement[str | None] | None:
         """Where ``subject_id`` stands on the use's consent; None when the use needs none."""
         return consent_standing(self.use, subject_id, at=self.at) if self.gated else None
+
+    def latest(self) -> Subquery | None:
+        """Every subject's standing on the use (``subject_id``, ``standing``), ids as text; None
+        when the use needs no consent."""
+        return latest_standing(self.use, at=self.at) if self.gated else None
 
     def allows(self, subject_id: ColumnElement[str]) -> ColumnElement[bool]:
         """A SQL condition: the use may reach ``subject_id`` (cap aside)."""
@@ -438,15 +453,25 @@ def audience(
     law = lawfulness(strategy, act.use, at=moment)
     capped = _capped(act, at=moment)
 
-    # One CASE per matched subject, the reasons tried in order. The consent standing is
-    # asked once (a simple CASE evaluates its operand once), and only of subjects that are
-    # neither restricted nor objecting.
+    # One CASE per matched subject, the reasons tried in order, the consent standing asked
+    # once (a simple CASE evaluates its operand once) and only of subjects neither restricted
+    # nor objecting. PostgreSQL splits the matching over parallel workers, but a correlated
+    # subquery keeps its node in the leader, so there the standing comes from an outer join
+    # to every subject's latest event, a hash join the workers share (1M subjects: 1.6 s
+    # against 2.9 s). SQLite and MariaDB run a query in one process, where one index seek a
+    # matched subject is cheaper than the join (SQLite: 0.4 s against 0.75 s for 238k).
+    source: Any = subject
+    standing: ColumnElement[str | None] | None
+    if session.get_bind().dialect.name == "postgresql" and (latest := law.latest()) is not None:
+        source = subject.outerjoin(latest, latest.c.subject_id == kept_as)
+        standing = latest.c.standing
+    else:
+        standing = law.standing(sid)
     after_consent: ColumnElement[str] = (
         literal("")
         if capped is None
         else case((kept_as.in_(capped), literal(Exclusion.CAPPED.value)), else_=literal(""))
     )
-    standing = law.standing(sid)
     if standing is not None:
         after_consent = case(
             {GIVEN: after_consent, EXPIRED: literal(Exclusion.EXPIRED.value)},
@@ -461,7 +486,9 @@ def audience(
     reason = case(*whens, else_=after_consent)
     tally = dict.fromkeys(["", *(e.value for e in Exclusion)], 0)
     final_ids: list[str] = []
-    for subject_id, why in session.execute(select(sid, reason).where(matched)):
+    for subject_id, why in session.execute(
+        select(kept_as, reason).select_from(source).where(matched)
+    ):
         tally[why] += 1
         if not why:
             final_ids.append(subject_id)

@@ -8,6 +8,7 @@ from consent.checks import (
     check_many,
     consent_gated,
     consent_standing,
+    latest_standing,
     lawful_subjects,
     may_apply,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "gpc_uses",
     "history",
     "install_guard",
+    "latest_standing",
     "lawful_subjects",
     "ledger_metadata",
     "may_apply",

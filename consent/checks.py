@@ -3,13 +3,16 @@
 For a consent-based use the answer is yes exactly when the subject's latest event for the use
 (by event time, then sequence) at the moment asked is ``given`` and has not expired. That is
 SQL over the ledger's ``(use, subject_id, event_time, seq, state, expires_at)`` index, never
-a loop of single checks, and it composes two ways. :func:`lawful_subjects` is a ``Select`` of
-every lawful subject id (an anti-join over the whole use), for a set to count or fetch.
+a loop of single checks, in the shape each caller needs. :func:`lawful_subjects` is a ``Select``
+of every lawful subject id (an anti-join over the whole use), for a set to count or fetch.
 :func:`may_apply` is membership in that set as a boolean SQL expression on any subject-id
 column, for queries with many rows per subject (reports). :func:`consent_standing` is a
 correlated SQL expression, one backward index seek per row asked about, for queries that hold
-a fraction of the subjects (an activation's matched audience): it says ``given``, ``expired``,
-``refused``, ``withdrawn`` or NULL (never asked), so one expression both filters and explains.
+a fraction of the subjects: it says ``given``, ``expired``, ``refused``, ``withdrawn`` or NULL
+(never asked), so one expression both filters and explains. :func:`latest_standing` says the
+same of every subject as a table to outer-join, for queries that ask hundreds of thousands of
+subjects at once (an activation's matched audience), where a hash join the database can split
+over its workers beats one seek per row.
 
 For a use on another legal basis (contract, legal obligation, legitimate interests…) the
 ledger has nothing to say: the answer comes from the basis, so :func:`may_apply` is ``TRUE``
@@ -21,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, case, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from consent.tables import ConsentEventRow
@@ -38,6 +41,7 @@ __all__ = [
     "check_many",
     "consent_gated",
     "consent_standing",
+    "latest_standing",
     "lawful_subjects",
     "may_apply",
 ]
@@ -70,21 +74,13 @@ def consent_gated(strategy: Strategy, use: str) -> bool:
     return spec.legal_basis is LegalBasis.CONSENT
 
 
-def lawful_subjects(
-    use: str, *, at: datetime | None = None, among: Iterable[str] | None = None
-) -> Select[str]:
-    """Subject ids whose latest event for ``use`` at ``at`` (default now) is an unexpired given.
-
-    Looks only at the consent ledger: call it for consent-based uses (:func:`may_apply` and
-    :func:`check_many` do that for you). ``among`` restricts the ids looked at (inside the
-    query, so the index does the work). The query is an anti-join: a ``given`` event counts
-    when no event of the same subject and use comes after it, by ``(event_time, seq)``, up to
-    ``at``. Both sides read only the covering index ``ix_consent_event_latest``.
-    """
-    moment = _moment(at)
+def _latest_events(use: str, moment: datetime, *, alias: str = "e") -> tuple[Select[Any], Any]:
+    """Every subject's latest event for ``use`` up to ``moment`` (an anti-join: no event of the
+    same subject and use comes after it, by ``(event_time, seq)``), and the event's columns to
+    select from. Both sides read only the covering index ``ix_consent_event_latest``."""
     # Core aliases, not ORM ones: building the statement then costs microseconds, not ms.
-    event = _TABLE.alias("e").c
-    later = _TABLE.alias("later").c
+    event = _TABLE.alias(alias).c
+    later = _TABLE.alias(f"{alias}_later").c
     superseded = (
         select(literal(1))
         .where(
@@ -98,16 +94,54 @@ def lawful_subjects(
         )
         .exists()
     )
-    query = select(event.subject_id).where(
-        event.use == use,
-        event.event_time <= moment,
-        event.state == "given",
+    query = select().where(event.use == use, event.event_time <= moment, ~superseded)
+    return query, event
+
+
+def _standing_of(event: Any, moment: datetime) -> ColumnElement[str]:
+    """An event's state as a standing: a ``given`` past its ``expires_at`` is ``expired``."""
+    past_expiry = and_(
+        event.state == GIVEN, event.expires_at.is_not(None), event.expires_at <= moment
+    )
+    return case((past_expiry, literal(EXPIRED)), else_=event.state)
+
+
+def lawful_subjects(
+    use: str, *, at: datetime | None = None, among: Iterable[str] | None = None
+) -> Select[str]:
+    """Subject ids whose latest event for ``use`` at ``at`` (default now) is an unexpired given.
+
+    Looks only at the consent ledger: call it for consent-based uses (:func:`may_apply` and
+    :func:`check_many` do that for you). ``among`` restricts the ids looked at (inside the
+    query, so the index does the work). The query is an anti-join: a ``given`` event counts
+    when no event of the same subject and use comes after it, by ``(event_time, seq)``, up to
+    ``at``.
+    """
+    moment = _moment(at)
+    latest, event = _latest_events(use, moment)
+    query = latest.add_columns(event.subject_id).where(
+        event.state == GIVEN,
         or_(event.expires_at.is_(None), event.expires_at > moment),
-        ~superseded,
     )
     if among is not None:
         query = query.where(event.subject_id.in_(list(among)))
     return query
+
+
+def latest_standing(use: str, *, at: datetime | None = None) -> Subquery:
+    """Every subject's standing on ``use`` at ``at`` (default now), as a table to join.
+
+    Columns ``subject_id`` and ``standing`` (as :func:`consent_standing` says it), one row per
+    subject with an event up to ``at``; a subject never asked has no row, so an outer join
+    gives NULL as the correlated form does. One anti-join over the use's ledger, which
+    PostgreSQL runs as a parallel hash join: the shape for a query that asks hundreds of
+    thousands of subjects at once, where one correlated seek each stays in a single process.
+    """
+    moment = _moment(at)
+    latest, event = _latest_events(use, moment, alias="latest")
+    return latest.add_columns(
+        event.subject_id, _standing_of(event, moment).label("standing")
+    ).subquery("standing")
 
 
 def consent_standing(
@@ -122,11 +156,8 @@ def consent_standing(
     """
     moment = _moment(at)
     event = _TABLE.alias("standing").c
-    past_expiry = and_(
-        event.state == GIVEN, event.expires_at.is_not(None), event.expires_at <= moment
-    )
     return (
-        select(case((past_expiry, literal(EXPIRED)), else_=event.state))
+        select(_standing_of(event, moment))
         .where(
             event.use == use,
             event.subject_id == id_text(subject_id),

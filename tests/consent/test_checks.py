@@ -13,6 +13,7 @@ from consent.checks import (
     check_many,
     consent_gated,
     consent_standing,
+    latest_standing,
     lawful_subjects,
     may_apply,
 )
@@ -109,7 +110,8 @@ def test_the_standing_of_each_subject_says_why_a_use_may_or_may_not_reach_it(
     ledger: Engine, signer: ReceiptSigner
 ) -> None:
     """One correlated expression gives given, expired, refused, withdrawn or NULL per subject,
-    as of the moment asked, and agrees with the whole-set query on who is lawful."""
+    as of the moment asked; it agrees with the whole-set query on who is lawful, and with the
+    table of every subject's latest standing, outer-joined, on every subject."""
     customer = Table("customer", MetaData(), Column("id", String(32), primary_key=True))
     customer.create(ledger)
     with Session(ledger) as s, s.begin():
@@ -118,7 +120,13 @@ def test_the_standing_of_each_subject_says_why_a_use_may_or_may_not_reach_it(
 
         def standings(at: datetime) -> dict[str, str | None]:
             standing = consent_standing("reminders", customer.c.id, at=at).label("standing")
-            return {sid: state for sid, state in s.execute(select(customer.c.id, standing))}
+            seeked = {sid: state for sid, state in s.execute(select(customer.c.id, standing))}
+            latest = latest_standing("reminders", at=at)
+            joined = select(customer.c.id, latest.c.standing).select_from(
+                customer.outerjoin(latest, latest.c.subject_id == customer.c.id)
+            )
+            assert {sid: state for sid, state in s.execute(joined)} == seeked  # the same answers
+            return seeked
 
         assert standings(NOW) == {
             GIVEN: "given",
@@ -128,6 +136,8 @@ def test_the_standing_of_each_subject_says_why_a_use_may_or_may_not_reach_it(
             NEVER: None,
             REGIVEN: "given",
         }
+        asked = s.execute(select(latest_standing("reminders", at=NOW))).all()
+        assert len(asked) == len(EVERYONE) - 1  # one row a subject ever asked: NEVER has none
         lawful = {sid for sid, state in standings(NOW).items() if state == "given"}
         assert lawful == set(s.scalars(lawful_subjects("reminders", at=NOW)))
         then = standings(T0 + timedelta(days=2, hours=12))  # REGIVEN withdrawn, not yet again
