@@ -150,6 +150,18 @@ def _encode_all(values: Sequence[str]) -> list[bytes]:
         ) from None
 
 
+def _mac_digests(keys: _DomainKeys, values: Iterable[str]) -> bytes:
+    """The 18-byte keyed BLAKE2b digests of ``values``, concatenated in order."""
+    copy = keys.mac.copy
+    digests: list[bytes] = []
+    append = digests.append
+    for data in _encode_all(_as_sequence(values)):
+        state = copy()
+        state.update(data)
+        append(state.digest())
+    return b"".join(digests)
+
+
 @final
 class _DomainKeys:
     """The subkeys of one (domain, key version), derived once and reused for every value."""
@@ -214,18 +226,28 @@ class Pseudonymiser:
     ) -> list[str]:
         """One-way tokens of ``values`` in ``domain``, in order. The fast path for bulk work."""
         keys = self._keys(domain, version)
-        copy = keys.mac.copy
-        digests: list[bytes] = []
-        append = digests.append
-        items = _as_sequence(values)
-        for data in _encode_all(items):
-            state = copy()
-            state.update(data)
-            append(state.digest())
         # 18-byte digests concatenate into base64 that splits every 24 characters.
-        text = base64.urlsafe_b64encode(b"".join(digests)).decode("ascii")
+        text = base64.urlsafe_b64encode(_mac_digests(keys, values)).decode("ascii")
         prefix = keys.hmac_prefix
         return [prefix + text[i : i + _MAC_CHARS] for i in range(0, len(text), _MAC_CHARS)]
+
+    def hmac_packed(
+        self, domain: str, values: Iterable[str], *, version: int | None = None
+    ) -> tuple[bytes, int]:
+        """The tokens :meth:`hmac_many` gives, as one ASCII buffer of equal-width tokens in
+        order, and that width: for writers that take buffers (Arrow), with no Python string
+        made a token (about a third of the time :meth:`hmac_many` takes for a million)."""
+        keys = self._keys(domain, version)
+        text = base64.urlsafe_b64encode(_mac_digests(keys, values))
+        prefix = keys.hmac_prefix.encode("ascii")
+        width = len(prefix) + _MAC_CHARS
+        count = len(text) // _MAC_CHARS
+        # Every token is the prefix then its 24 characters: lay the prefix down once for all,
+        # then drop each character column of the base64 text into its place with a stride.
+        packed = bytearray((prefix + bytes(_MAC_CHARS)) * count)
+        for k in range(_MAC_CHARS):
+            packed[len(prefix) + k :: width] = text[k::_MAC_CHARS]
+        return bytes(packed), width
 
     def matches(self, domain: str, value: str, token: str) -> bool:
         """Whether ``token`` is ``value``'s token in ``domain`` (any version; constant-time).

@@ -101,6 +101,7 @@ ProgressCallback = Callable[[Progress], None]
 
 
 _Tokenise = Callable[[list[str], TokenMode], list[str]]
+_Packed = Callable[[list[str]], tuple[bytes, int]]  # hmac tokens as one fixed-width buffer
 _Arrow = tuple[Any, Any]  # the pyarrow and pyarrow.csv modules (untyped)
 
 _INT32_LIMIT: Final = 1 << 31
@@ -198,7 +199,10 @@ def pseudonymise_file(
     def tokenise(values: list[str], how: TokenMode) -> list[str]:
         return pseudonymiser.tokenise_many(domain, values, how, version=version)
 
-    run = _Run(src, plan, tokenise, chunk_rows, progress)
+    def hmac_packed(values: list[str]) -> tuple[bytes, int]:
+        return pseudonymiser.hmac_packed(domain, values, version=version)
+
+    run = _Run(src, plan, tokenise, chunk_rows, progress, packed=hmac_packed)
     with atomic_path(dst) as tmp:
         if fmt is FileFormat.CSV:
             rows = run.csv(tmp)
@@ -287,10 +291,13 @@ class _Run:
         tokenise: _Tokenise,
         chunk_rows: int,
         progress: ProgressCallback | None,
+        *,
+        packed: _Packed | None = None,
     ) -> None:
         self.src = src
         self.plan = plan
         self.tokenise = tokenise
+        self.packed = packed
         self.chunk_rows = chunk_rows
         self.progress = progress
         self.total_bytes = src.stat().st_size
@@ -491,8 +498,10 @@ class _Run:
         return table
 
     def _arrow_tokens(self, pa: Any, column: Any, how: TokenMode) -> Any:
-        tokens = _replace_nonempty(column.to_pylist(), self.tokenise, how)
-        return _token_array(pa, tokens)
+        values = column.to_pylist()
+        if how is TokenMode.HMAC and self.packed is not None and all(values):
+            return _packed_array(pa, *self.packed(values))  # every value there: one buffer
+        return _token_array(pa, _replace_nonempty(values, self.tokenise, how))
 
     def _not_csv(self, line: int, exc: Exception) -> RecordError:
         return RecordError(
@@ -659,6 +668,20 @@ def _token_array(pa: Any, tokens: list[str]) -> Any:
     return pa.chunked_array(
         [pa.StringArray.from_buffers(len(tokens), pa.py_buffer(offsets), pa.py_buffer(data))]
     )
+
+
+def _packed_array(pa: Any, data: bytes, width: int) -> Any:
+    """A pyarrow string column of the ``width``-byte tokens laid end to end in ``data``: the
+    offsets are a stride, so no token becomes a Python string; an array per 2 GiB of text."""
+    per_array = (_INT32_LIMIT - 1) // width
+    count = len(data) // width
+    arrays = []
+    for start in range(0, count, per_array):
+        rows = min(per_array, count - start)
+        offsets = array.array("i", range(0, rows * width + 1, width))
+        text = memoryview(data)[start * width : (start + rows) * width]
+        arrays.append(pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(text)))
+    return pa.chunked_array(arrays, type=pa.string())
 
 
 def _arrow_chunks(pa: Any, reader: Any, rows: int) -> Iterator[Any]:

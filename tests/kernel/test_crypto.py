@@ -118,6 +118,18 @@ def test_batch_tokens_equal_one_by_one_tokens(domain: str, batch: list[str]) -> 
 
 
 @_settings
+@given(domain=domains, batch=st.lists(values, max_size=50), version=st.sampled_from([1, 2]))
+def test_packed_hmac_tokens_are_the_batch_tokens_end_to_end(
+    domain: str, batch: list[str], version: int
+) -> None:
+    """hmac_packed lays down, at one width, exactly the tokens hmac_many gives, in order."""
+    packed, width = ROTATED.hmac_packed(domain, batch, version=version)
+    tokens = ROTATED.hmac_many(domain, batch, version=version)
+    assert all(len(token) == width for token in tokens)
+    assert packed == "".join(tokens).encode("ascii")
+
+
+@_settings
 @given(first=domains, second=domains, value=values)
 def test_tokens_of_one_value_are_unlinkable_across_domains(
     first: str, second: str, value: str
@@ -229,6 +241,7 @@ def test_lone_surrogates_from_json_round_trip_instead_of_crashing() -> None:
     value = "broken \ud800 text"
     assert PSEUDO.reidentify("reporting", PSEUDO.encrypt("reporting", value)) == value
     assert PSEUDO.hmac_many("reporting", [value, "ok"])[1] == PSEUDO.hmac("reporting", "ok")
+    assert PSEUDO.hmac_packed("reporting", [value])[0].decode() == PSEUDO.hmac("reporting", value)
 
 
 @pytest.mark.parametrize("domain", ["Reporting", "marketing_export", "-x", "a--b", "", "a" * 65])
@@ -251,6 +264,7 @@ def test_a_mode_given_by_name_is_honoured_and_an_unknown_one_refused() -> None:
 def test_an_empty_batch_gives_no_tokens() -> None:
     """Batch methods accept an empty batch."""
     assert PSEUDO.hmac_many("reporting", []) == []
+    assert PSEUDO.hmac_packed("reporting", [])[0] == b""
     assert PSEUDO.encrypt_many("reporting", []) == []
     assert PSEUDO.reidentify_many("reporting", []) == []
 
