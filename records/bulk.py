@@ -21,11 +21,22 @@ from sqlalchemy import ARRAY, Column, Connection, Dialect, Table, any_, bindpara
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-__all__ = ["fill_columns", "insert_rows", "matching", "new_ids", "paused_gc", "sqlite_bulk_cache"]
+__all__ = [
+    "ANALYZE_AFTER_ROWS",
+    "fill_columns",
+    "insert_rows",
+    "matching",
+    "new_ids",
+    "paused_gc",
+    "refresh_statistics",
+    "sqlite_bulk_cache",
+]
 
 _CHUNK: Final = 500  # values per IN (...) query: well under every database's parameter limit
 _ARRAY_CHUNK: Final = 20_000  # values per = ANY(array) query on PostgreSQL
 _BULK_CACHE_KIB: Final = 256 * 1024
+ANALYZE_AFTER_ROWS: Final = 10_000
+"""Rows a bulk write must reach before :func:`refresh_statistics` analyses what it wrote."""
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -276,3 +287,19 @@ def matching(
                 (stored if from_db is None else from_db(stored)),
                 str(rid if id_from_db is None else id_from_db(rid)),
             )
+
+
+def refresh_statistics(connection: Connection, tables: Iterable[Table]) -> None:
+    """Gather PostgreSQL's planner statistics of ``tables`` after a bulk write (``ANALYZE``).
+
+    Until a table is analysed the planner guesses 200 distinct values a column, so a lookup of
+    one subject among a million is planned as 5,000 rows, as a parallel scan whose workers
+    take 5-8 ms to start: an access export measured 20 ms at p50 on a freshly seeded million,
+    6.5 ms once analysed. Autovacuum would get there in time, or never where it is off. On
+    SQLite and MariaDB nothing is done: SQLite plans without statistics, MariaDB keeps its own.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    names = sorted({f'"{t.schema}"."{t.name}"' if t.schema else f'"{t.name}"' for t in tables})
+    if names:
+        connection.exec_driver_sql(f"ANALYZE {', '.join(names)}")

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kernel.db import transaction
 from kernel.errors import RecordError
 from kernel.files import atomic_path
-from records.bulk import paused_gc, sqlite_bulk_cache
+from records.bulk import ANALYZE_AFTER_ROWS, paused_gc, refresh_statistics, sqlite_bulk_cache
 from records.ingest import IncomingRow, Rejected, plan_batch, write_plan
 from records.store import RecordStore
 
@@ -296,6 +296,9 @@ def _import(
         if rejected:
             target = reject_file or path.with_name(f"{path.stem}.rejects{path.suffix or '.csv'}")
             _write_rejects(target, rejected, rejected_raws)
+    if inserted + merged >= ANALYZE_AFTER_ROWS:
+        with transaction(sessions) as session:
+            refresh_statistics(session.connection(), [store.tables.table(entity)])
     return ImportResult(
         rows=seen,
         inserted=inserted,

@@ -29,7 +29,13 @@ from consent.receipts import ReceiptSigner
 from consent.service import consent_uses
 from kernel.db import transaction
 from kernel.errors import RecordError
-from records.bulk import insert_rows, new_ids, paused_gc, sqlite_bulk_cache
+from records.bulk import (
+    insert_rows,
+    new_ids,
+    paused_gc,
+    refresh_statistics,
+    sqlite_bulk_cache,
+)
 from records.ingest import encrypt_rows
 from records.seed_consents import LEDGER_TABLE, ConsentSeeder, Statement
 from records.store import RecordStore
@@ -584,6 +590,11 @@ def _seed(
         done += size
         if progress is not None:
             progress(size)
+    written = [store.tables.table(entity) for entity in order if counts[entity]]
+    if seeder is not None and counts[LEDGER_TABLE]:
+        written.append(seeder.table)
+    with transaction(sessions) as session:
+        refresh_statistics(session.connection(), written)
     return SeedResult(
         customers=customers,
         rows=counts,

@@ -124,6 +124,11 @@ class ConsentSeeder:
     _rng: random.Random = field(init=False)
     _templates: dict[tuple[str, str, str], _Template] = field(init=False, default_factory=dict)
 
+    @property
+    def table(self) -> Table:
+        """The ledger table the seeder writes."""
+        return ConsentBase.metadata.tables[LEDGER_TABLE]
+
     def __post_init__(self) -> None:
         # Its own generator: the records' values stay what they were before consents were seeded.
         self._rng = random.Random(f"consents/{self.seed_value}")  # noqa: S311 - synthetic data
@@ -207,9 +212,8 @@ class ConsentSeeder:
                 self._templates[key] = self._first(session, st)
                 continue
             rows.append(self._row(template, st, recorded_at, millis))
-        table: Table = ConsentBase.metadata.tables[LEDGER_TABLE]
         # seq left out: the database numbers the events (COPY on PostgreSQL)
-        insert_rows(session.connection(), table, rows)
+        insert_rows(session.connection(), self.table, rows)
         return len(statements)
 
     def _first(self, session: Session, st: Statement) -> _Template:

@@ -22,6 +22,7 @@ from kernel.db import session_factory, transaction
 from records.bulk import insert_rows, matching, new_ids
 from records.imports import ImportRejected, import_file
 from records.migrations import upgrade
+from records.seed import seed
 from records.store import FieldCrypto, RecordStore
 from schemas import Strategy, load_strategy
 from tests.records.support import BUNDLED
@@ -355,3 +356,44 @@ def test_an_import_refused_after_batches_were_copied_leaves_nothing(
     with transaction(sessions) as session:
         table = store.tables.table("customer")
         assert session.execute(select(func.count()).select_from(table)).scalar_one() == 40
+
+
+def _analysed(engine: Engine, *tables: str) -> dict[str, bool]:
+    """Whether PostgreSQL holds planner statistics of each table (autovacuum is off here)."""
+    with engine.connect() as conn:
+        got = dict(
+            conn.execute(
+                text(
+                    "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                    "WHERE schemaname = current_schema() AND relname = ANY(:t)"
+                ),
+                {"t": list(tables)},
+            ).all()
+        )
+    return {t: bool(got.get(t)) for t in tables}
+
+
+def test_a_large_import_and_a_seed_leave_the_planner_statistics_of_what_they_wrote(
+    pg: Engine, crypto: FieldCrypto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A freshly loaded table has no statistics, and a one-subject lookup is then planned as
+    thousands of rows; an import of ANALYZE_AFTER_ROWS rows or more and every seed ANALYZE
+    the tables they wrote, a smaller import does not."""
+    strategy = load_strategy(BUNDLED).strategy
+    assert strategy is not None
+    upgrade(pg, database_metadata(strategy))
+    store = RecordStore(strategy, crypto=crypto)
+    sessions = session_factory(pg)
+    monkeypatch.setattr("records.imports.ANALYZE_AFTER_ROWS", 30)
+    path = tmp_path / "customers.csv"
+    rows = [f"Asiakas {i},asiakas.{i}@example.fi,+35840{i:07d},espoo" for i in range(40)]
+    path.write_text("name,email,phone,branch\n" + "\n".join(rows[:20]) + "\n", encoding="utf-8")
+    import_file(sessions, store, path, entity="customer", source="service-desk")
+    assert _analysed(pg, "customer") == {"customer": False}  # 20 rows: below the mark
+    path.write_text("name,email,phone,branch\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    import_file(sessions, store, path, entity="customer", source="service-desk")
+    assert _analysed(pg, "customer", "visit") == {"customer": True, "visit": False}
+    seed(sessions, store, customers=5)
+    assert _analysed(pg, "customer", "vehicle", "visit") == dict.fromkeys(
+        ["customer", "vehicle", "visit"], True
+    )
