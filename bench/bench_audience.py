@@ -18,6 +18,7 @@ the load is fresh every run; on PostgreSQL (``--database-url postgresql://…``)
 schema ``bench_audience_N``, which later runs with the same N reuse.
 
     .venv/bin/python bench/bench_audience.py [--subjects N] [--db FILE] [--database-url URL]
+        [--no-reports]
 """
 
 from __future__ import annotations
@@ -329,6 +330,9 @@ def main() -> int:
         None,
         "a fresh SQLite file in a temporary directory, or --db; a SQLite URL is loaded afresh",
     )
+    parser.add_argument(
+        "--no-reports", action="store_true", help="Time the audiences only, not the reports."
+    )
     args = parser.parse_args()
     strategy = load_strategy(ROOT / "strategy").strategy
     assert strategy is not None
@@ -404,7 +408,7 @@ def main() -> int:
                         other_s,
                     )
                 )
-        for report in strategy.reports:
+        for report in [] if args.no_reports else strategy.reports:
 
             def build(report_id: str = report.id) -> str:
                 with sessions() as session:
