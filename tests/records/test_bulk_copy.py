@@ -361,7 +361,7 @@ def test_an_import_refused_after_batches_were_copied_leaves_nothing(
 def _analysed(engine: Engine, *tables: str) -> dict[str, bool]:
     """Whether PostgreSQL holds planner statistics of each table (autovacuum is off here)."""
     with engine.connect() as conn:
-        got = dict(
+        got: dict[str, bool] = dict(
             conn.execute(
                 text(
                     "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
