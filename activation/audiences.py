@@ -237,10 +237,10 @@ def conditions_sql(
 ) -> ColumnElement[bool]:
     """``conditions`` as a SQL condition on subjects (``subject_id``: the subject table's id).
 
-    Conditions on a child entity become one semi-join per entity, ``subject_id IN (SELECT
-    subject_id FROM child WHERE …)``. A field encrypted at rest cannot be compared by the
-    database: ``unusable="raise"`` refuses it with a :class:`RecordError`; ``"deny"`` makes the
-    whole condition false (a row filter the database cannot evaluate never widens access).
+    Conditions on a child entity become one ``EXISTS`` per entity by ``subject_id``. A field
+    encrypted at rest cannot be compared by the database: ``unusable="raise"`` refuses it with
+    a :class:`RecordError`; ``"deny"`` makes the whole condition false (a row filter the
+    database cannot evaluate never widens access).
     """
     tables = store.tables
     subject = tables.subject_table
@@ -266,11 +266,8 @@ def conditions_sql(
     clauses: list[ColumnElement[bool]] = []
     for entity, conds in by_entity.items():
         direct = entity == tables.subject_entity and subject_id is None
-        # An alias inside the subquery: the outer query may join the same table, and must not
-        # be correlated into it. A child entity's conditions are a semi-join, ``subject_id IN
-        # (SELECT subject_id …)``, not a correlated EXISTS: SQLite then reads the child's
-        # matching ids once instead of seeking them per subject (1M customers: about 15 % less
-        # CPU for the November campaign); PostgreSQL and MariaDB plan both as semi-joins.
+        # An alias inside EXISTS: the outer query may join the same table, and must not be
+        # correlated into the subquery.
         source: Any = tables.table(entity) if direct else tables.table(entity).alias()
 
         def column_for(ref: str, source: Any = source) -> ColumnElement[Any]:
@@ -282,7 +279,7 @@ def conditions_sql(
         elif entity == tables.subject_entity:
             clauses.append(exists().where(source.c.id == owner, test))
         else:
-            clauses.append(owner.in_(select(source.c.subject_id).where(test)))
+            clauses.append(exists().where(source.c.subject_id == owner, test))
     if not clauses:
         return true()
     return clauses[0] if len(clauses) == 1 else and_(*clauses)
