@@ -52,7 +52,6 @@ from sqlalchemy import (
     Subquery,
     Table,
     and_,
-    exists,
     false,
     func,
     insert,
@@ -274,12 +273,14 @@ def conditions_sql(
             return cast("ColumnElement[Any]", source.c[ref.partition(".")[2]])
 
         test = row_filter_sql(conds, column_for, now=now)
+        # EXISTS (SELECT 1 …), not SQLAlchemy's EXISTS (SELECT * …): SQLite reads the table row
+        # behind each index entry for a *, and answers a 1 from the covering index alone.
         if direct:
             clauses.append(test)
         elif entity == tables.subject_entity:
-            clauses.append(exists().where(source.c.id == owner, test))
+            clauses.append(select(literal(1)).where(source.c.id == owner, test).exists())
         else:
-            clauses.append(exists().where(source.c.subject_id == owner, test))
+            clauses.append(select(literal(1)).where(source.c.subject_id == owner, test).exists())
     if not clauses:
         return true()
     return clauses[0] if len(clauses) == 1 else and_(*clauses)
