@@ -74,6 +74,16 @@ def test_strategy_commands_import_neither_the_web_stack_nor_sqlalchemy(argv: lis
     assert commands == sorted(f"tietotie.commands.{name}" for name in expected)
 
 
+def test_the_access_matrix_imports_neither_the_web_stack_nor_sqlalchemy() -> None:
+    """`tietotie policy matrix` compiles the policy and prints it without loading a database
+    toolkit: the row filters as SQL (access_policy.rows) load only when asked for."""
+    done, modules = _imported("policy", "matrix")
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    assert "marketing" in done.stdout
+    assert _heavy(modules) == []
+    assert "access_policy.rows" not in modules
+
+
 def test_the_root_help_imports_no_command() -> None:
     """`tietotie --help` lists the commands without importing any of their modules."""
     done, modules = _imported("--help")
