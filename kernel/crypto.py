@@ -236,7 +236,7 @@ class Pseudonymiser:
     ) -> tuple[bytes, int]:
         """The tokens :meth:`hmac_many` gives, as one ASCII buffer of equal-width tokens in
         order, and that width: for writers that take buffers (Arrow), with no Python string
-        made a token (about a third of the time :meth:`hmac_many` takes for a million)."""
+        made a token."""
         keys = self._keys(domain, version)
         text = base64.urlsafe_b64encode(_mac_digests(keys, values))
         prefix = keys.hmac_prefix.encode("ascii")

@@ -292,7 +292,7 @@ class _Run:
         chunk_rows: int,
         progress: ProgressCallback | None,
         *,
-        packed: _Packed | None = None,
+        packed: _Packed,
     ) -> None:
         self.src = src
         self.plan = plan
@@ -499,7 +499,7 @@ class _Run:
 
     def _arrow_tokens(self, pa: Any, column: Any, how: TokenMode) -> Any:
         values = column.to_pylist()
-        if how is TokenMode.HMAC and self.packed is not None and all(values):
+        if how is TokenMode.HMAC and all(values):
             return _packed_array(pa, *self.packed(values))  # every value there: one buffer
         return _token_array(pa, _replace_nonempty(values, self.tokenise, how))
 

@@ -293,7 +293,7 @@ def refresh_statistics(connection: Connection, tables: Iterable[Table]) -> None:
     """Gather PostgreSQL's planner statistics of ``tables`` after a bulk write (``ANALYZE``).
 
     Until a table is analysed the planner guesses 200 distinct values a column, so a lookup of
-    one subject among a million is planned as 5,000 rows, as a parallel scan whose workers
+    one subject among a million is planned as thousands of rows, a parallel scan whose workers
     take 5-8 ms to start: an access export measured 20 ms at p50 on a freshly seeded million,
     6.5 ms once analysed. Autovacuum would get there in time, or never where it is off. On
     SQLite and MariaDB nothing is done: SQLite plans without statistics, MariaDB keeps its own.

@@ -357,6 +357,8 @@ def test_a_condition_on_the_customer_itself_is_answered_from_its_own_index(
         assert "SEARCH customer USING COVERING INDEX ix_customer_by_preferred_channel" in " ".join(
             plan
         ), plan
+        # EXISTS (SELECT 1 …): the vehicle condition is answered from its index alone
+        assert "USING COVERING INDEX ix_vehicle_cond_tyre_type" in " ".join(plan), plan
 
 
 def test_the_role_row_filter_narrows_the_audience(world: World) -> None:
