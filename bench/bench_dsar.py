@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 from records.seed import seed
 from tietotie.app import create_app, open_services
 from tietotie.settings import RateLimitSettings, Settings
+from tietotie.wiring import Services
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from databases import add_database_url, describe, keyed_database, peak_rss_mib
@@ -60,7 +61,7 @@ def _settings(folder: Path, database_url: str) -> Settings:
 
 
 def _seed_share(folder: Path, url: str, customers: int, seed_value: int) -> tuple[int, float]:
-    """One process's share of a parallel seed: rows written, and its peak RSS in MiB."""
+    """One worker's share of a parallel seed: rows written, and its peak RSS in MiB."""
     services = open_services(_settings(folder, url))
     try:
         result = seed(services.sessions, services.store, customers=customers, seed_value=seed_value)
@@ -69,19 +70,21 @@ def _seed_share(folder: Path, url: str, customers: int, seed_value: int) -> tupl
     return result.total_rows, peak_rss_mib()
 
 
-def _seed(folder: Path, url: str, customers: int, jobs: int) -> tuple[int, float]:
-    """Rows written and the largest process's peak RSS; ``jobs`` processes share the work."""
+def _seed(
+    services: Services, folder: Path, url: str, customers: int, jobs: int
+) -> tuple[int, float]:
+    """Rows written and the largest process's peak RSS: in this process with the benchmark's
+    own services, or shared among ``jobs`` worker processes with seed values 1, 3, 5, …"""
     if jobs == 1:
-        return _seed_share(folder, url, customers, 1)
+        result = seed(services.sessions, services.store, customers=customers)
+        return result.total_rows, peak_rss_mib()
     shares = [customers // jobs + (k < customers % jobs) for k in range(jobs)]
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
-        done = list(
-            pool.map(
-                _seed_share,
-                *zip(*((folder, url, n, 1 + 2 * k) for k, n in enumerate(shares)), strict=True),
-            )
-        )
+        futures = [
+            pool.submit(_seed_share, folder, url, n, 1 + 2 * k) for k, n in enumerate(shares)
+        ]
+        done = [f.result() for f in futures]
     return sum(rows for rows, _ in done), max(rss for _, rss in done)
 
 
@@ -105,6 +108,8 @@ def main() -> None:
     )
     add_database_url(parser, None, "build/bench/dsar-N/tietotie.db, SQLite")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: give 1 or more processes to seed with")
     console = Console()
     if not console.is_terminal:  # a pipe or a file: keep each row on one line
         console = Console(width=120)
@@ -122,11 +127,11 @@ def main() -> None:
     if held < args.subjects:
         start = time.perf_counter()
         customers = args.subjects - held
-        rows, rss = _seed(folder, db.url, customers, max(1, args.jobs))
+        rows, rss = _seed(services, folder, db.url, customers, args.jobs)
         seconds = time.perf_counter() - start
         console.print(
             f"seeded {customers:,} customers ({rows:,} rows) into {db.backend} in "
-            f"{seconds:,.0f} s with {max(1, args.jobs)} process(es): {rows / seconds:,.0f} "
+            f"{seconds:,.0f} s with {args.jobs} process(es): {rows / seconds:,.0f} "
             f"rows/s; peak RSS {rss:,.0f} MiB"
         )
     with services.sessions() as session:
