@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +27,7 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "DatabaseError",
     "make_engine",
+    "purge",
     "reachable",
     "session_factory",
     "transaction",
@@ -168,3 +169,14 @@ def transaction(factory: sessionmaker[Session] | Engine) -> Iterator[Session]:
     maker = factory if isinstance(factory, sessionmaker) else session_factory(factory)
     with maker() as session, session.begin():
         yield session
+
+
+def purge(
+    session: Session, table: Any, where: ColumnElement[bool], *, dry_run: bool = False
+) -> int:
+    """Delete the rows of ``table`` (a Table or a mapped class) that ``where`` selects, in the
+    caller's transaction; how many were deleted, or with ``dry_run`` how many would be."""
+    if dry_run:
+        return int(session.scalar(select(func.count()).select_from(table).where(where)) or 0)
+    gone = session.execute(delete(table).where(where).execution_options(synchronize_session=False))
+    return int(getattr(gone, "rowcount", 0) or 0)

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from audit import AuditEvent, AuditLog
 from dsar.auth import Staff, check_token, staff_of
 from dsar.tables import desk_sessions, staff_tokens
 from kernel.crypto import hash_secret, new_secret_token, verify_secret
+from kernel.db import purge
 from kernel.errors import Forbidden
 from schemas.enums import Duty
 from schemas.models import Strategy
@@ -137,6 +138,17 @@ class DeskSessions:
             .values(ended_at=now)
         )
         self._log(session, desk.staff, "desk.signed_out", now)
+
+    def purge(self, session: Session, *, dry_run: bool = False) -> int:
+        """Delete the sessions that have ended: signed out, idle too long or past their age
+        (none of them opens a page again); how many were (or would be) deleted."""
+        now = self._clock()
+        ended = or_(
+            desk_sessions.c.ended_at.is_not(None),
+            desk_sessions.c.seen_at <= now - self._idle,
+            desk_sessions.c.created_at <= now - self._max_age,
+        )
+        return purge(session, desk_sessions, ended, dry_run=dry_run)
 
     def _log(self, session: Session, staff: Staff, action: str, at: datetime) -> None:
         if self._audit is not None:

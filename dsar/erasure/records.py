@@ -1,14 +1,17 @@
-"""The main database's part of an erasure: the system of record, the contact log, restrictions."""
+"""The main database's part of an erasure: the system of record, the contact log, the
+privacy-center sign-ins, restrictions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from activation.audiences import contact_log
+from dsar.requests.tables import SignInRow
+from kernel.db import purge
 from records.restrictions import FlagKind, raise_flag
 from records.store import RecordStore
 from schemas.enums import LegalBasis
@@ -27,7 +30,9 @@ def erase_in_main(
     now: datetime,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Delete what no legal obligation keeps, clear the rest but the obliged fields, empty the
-    contact log and restrict what is kept (Art. 17(3)(b)), all in the caller's transaction.
+    contact log, delete the subject's privacy-center sign-ins (their codes with them: each holds
+    the subject id and a keyed hash of the identifier) and restrict what is kept
+    (Art. 17(3)(b)), all in the caller's transaction.
 
     Returns what was kept (entity, records, fields, laws, until) and the erased counts.
     """
@@ -76,12 +81,12 @@ def erase_in_main(
                     "article": "Art. 17(3)(b)",
                 }
             )
-    contacts = session.execute(
-        select(func.count()).where(contact_log.c.subject_id == subject_id)
-    ).scalar_one()
-    session.execute(delete(contact_log).where(contact_log.c.subject_id == subject_id))
+    contacts = purge(session, contact_log, contact_log.c.subject_id == subject_id)
     if contacts:
         erased["contact_log"] = contacts
+    signins = purge(session, SignInRow, SignInRow.subject_id == subject_id)
+    if signins:
+        erased["privacy_signins"] = signins
     if kept:
         raise_flag(
             session,

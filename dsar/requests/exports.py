@@ -23,11 +23,11 @@ from typing import Any, Final, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dsar.requests.errors import AnswerGone
 from dsar.requests.tables import RequestExport, RequestRow
+from kernel.db import purge
 from kernel.errors import SubjectErased, TokenError
 from kernel.keystore import SubjectKeyStore
 
@@ -188,11 +188,6 @@ class Answers:
 
     def purge(self, session: Session, *, dry_run: bool = False) -> int:
         """Delete the answers past their lifetime; how many were (or would be) deleted."""
-        expired = RequestExport.expires_at <= self._clock()
-        if dry_run:
-            counted = session.scalar(select(func.count()).select_from(RequestExport).where(expired))
-            return int(counted or 0)
-        gone = session.execute(
-            delete(RequestExport).where(expired).execution_options(synchronize_session=False)
+        return purge(
+            session, RequestExport, RequestExport.expires_at <= self._clock(), dry_run=dry_run
         )
-        return int(getattr(gone, "rowcount", 0) or 0)

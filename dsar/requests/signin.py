@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from audit import AuditEvent, AuditLog
@@ -32,12 +32,16 @@ from dsar.requests.messages import MessageKind
 from dsar.requests.service import Requests
 from dsar.requests.tables import SignInCode, SignInRow
 from kernel.crypto import hash_secret, new_secret_token, verify_secret
+from kernel.db import purge
 from kernel.errors import AuthError, NotFound
 
-__all__ = ["SESSION_LIFETIME", "SignInDelivery", "SignIns", "SignedIn"]
+__all__ = ["KEPT_AFTER_LAPSE", "SESSION_LIFETIME", "SignInDelivery", "SignIns", "SignedIn"]
 
 SESSION_LIFETIME: Final = timedelta(minutes=30)
 """How long a verified sign-in works: long enough to read and choose, short on a shared PC."""
+KEPT_AFTER_LAPSE: Final = timedelta(days=1)
+"""How long a lapsed or ended sign-in stays, so a late code still gets "sign in again" rather
+than "no such sign-in"; ``tietotie retention run`` deletes it after that."""
 _AGAIN: Final = "sign in again for a new code"
 
 
@@ -202,3 +206,10 @@ class SignIns:
             .values(ended_at=self._requests.now(), token_hash=None)
             .execution_options(synchronize_session=False)
         )
+
+    def purge(self, session: Session, *, dry_run: bool = False) -> int:
+        """Delete the sign-ins (their codes with them) that lapsed or ended more than
+        :data:`KEPT_AFTER_LAPSE` ago; how many were (or would be) deleted."""
+        cutoff = self._requests.now() - KEPT_AFTER_LAPSE
+        lapsed = or_(SignInRow.expires_at <= cutoff, SignInRow.ended_at <= cutoff)
+        return purge(session, SignInRow, lapsed, dry_run=dry_run)

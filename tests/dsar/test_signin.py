@@ -14,12 +14,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import AuditLog
+from consent.receipts import ReceiptSigner
+from dsar.fulfil import Fulfiller
 from dsar.limits import Limit, RateLimits
 from dsar.requests import MAX_ATTEMPTS, Outbox, OutboxNotifier, Requests
-from dsar.requests.signin import SESSION_LIFETIME, SignIns
+from dsar.requests.codes import CODE_LIFETIME
+from dsar.requests.signin import KEPT_AFTER_LAPSE, SESSION_LIFETIME, SignIns
 from dsar.requests.tables import SignInCode, SignInRow
 from kernel.db import session_factory, transaction
 from kernel.errors import AuthError, RateLimited
+from kernel.keys import Keyring
+from records.external import ExternalSystems
 from records.store import FieldCrypto, RecordStore, find_subject, ingest
 
 LIISA = "liisa.signin@example.fi"
@@ -200,3 +205,66 @@ def test_a_sign_in_lapses_and_signing_out_ends_it_at_once(
         signins.end(session, second)
     with sessions() as session:
         assert signins.subject(session, second, token) is None
+
+
+def test_erasure_deletes_the_subjects_sign_ins_and_their_codes(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """Art. 17: a sign-in holds the subject id and a keyed hash of the address; erasure deletes
+    it, its code with it, and leaves a stranger's sign-in alone."""
+    sid = _customer(sessions, store)
+    signins = _signins(store, crypto, clock)
+    mine = _open(sessions, signins, LIISA)
+    with sessions() as session:
+        token = signins.verify(session, mine, code=_code(sessions, LIISA) or "").token
+        session.commit()
+    unused = _open(sessions, signins, LIISA)
+    stranger = _open(sessions, signins, "nobody.signin@example.fi")
+    fulfiller = Fulfiller(
+        store.strategy,
+        store,
+        ExternalSystems(store.strategy, env={}),
+        signer=ReceiptSigner(Keyring.ephemeral()),
+    )
+    with sessions() as session:
+        assert fulfiller.erase(session, sid, {})["erased"]["privacy_signins"] == 2
+        session.commit()
+    with sessions() as session:
+        assert session.get(SignInRow, mine) is None and session.get(SignInRow, unused) is None
+        assert session.get(SignInCode, unused) is None  # the code went with its sign-in
+        assert signins.subject(session, mine, token) is None
+        assert session.get(SignInRow, stranger) is not None
+
+
+def test_retention_deletes_sign_ins_a_day_after_they_lapse_or_end(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """An unused code, a lapsed sign-in and a signed-out one are kept for KEPT_AFTER_LAPSE (a
+    late code is still told to sign in again), then purged; a live sign-in stays."""
+    _customer(sessions, store)
+    signins = _signins(store, crypto, clock)
+    unused = _open(sessions, signins, LIISA)
+    ended = _open(sessions, signins, LIISA)
+    with sessions() as session:
+        signins.verify(session, ended, code=_code(sessions, LIISA) or "")
+        session.commit()
+    with transaction(sessions) as session:
+        signins.end(session, ended)
+    clock.now += KEPT_AFTER_LAPSE
+    live = _open(sessions, signins, LIISA)
+    with sessions() as session:
+        signins.verify(session, live, code=_code(sessions, LIISA) or "")
+        session.commit()
+    with transaction(sessions) as session:
+        assert signins.purge(session, dry_run=True) == 1  # the sign-out was a day ago
+    with sessions() as session:
+        assert session.get(SignInRow, ended) is not None
+        with pytest.raises(AuthError, match="sign in again"):
+            signins.verify(session, unused, code="000000")
+    clock.now += CODE_LIFETIME
+    with transaction(sessions) as session:
+        assert signins.purge(session) == 2
+    with sessions() as session:
+        assert session.get(SignInRow, unused) is None and session.get(SignInRow, ended) is None
+        assert session.get(SignInCode, unused) is None
+        assert session.get(SignInRow, live) is not None

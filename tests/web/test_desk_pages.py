@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from audit.tables import AuditEntry
 from dsar.auth import issue_token, revoke_token
+from dsar.desk.sessions import IDLE_TIMEOUT, MAX_AGE
 from dsar.requests.tables import RequestRow
 from dsar.tables import desk_sessions
 from dsar.web.i18n import translations
@@ -217,6 +218,46 @@ def test_idleness_a_revoked_token_and_sign_out_end_the_session(web_app: FastAPI)
     replay = TestClient(web_app)
     replay.cookies.set("tt_desk", value, path="/desk")
     assert replay.get("/desk/requests", follow_redirects=False).status_code == 303
+
+
+def test_retention_deletes_the_desk_sessions_that_have_ended(web_app: FastAPI) -> None:
+    """Signed out, idle past IDLE_TIMEOUT or older than MAX_AGE: such a session opens no page
+    again, and the purge deletes it (a dry run only counts); a live session stays."""
+    now = datetime.now(UTC)
+    clients = {
+        name: _desk(web_app, _token(web_app, "owner", name)) for name in ("Live", "Idle", "Old")
+    }
+    ids = {name: c.cookies["tt_desk"].split(":")[0] for name, c in clients.items()}
+    leaving = _desk(web_app, _token(web_app, "owner", "Gone"))
+    page = leaving.get("/desk/requests?lang=en").text
+    ids["Gone"] = leaving.cookies["tt_desk"].split(":")[0]
+    leaving.post("/desk/logout?lang=en", data={"csrftoken": _csrf(page)})
+    with transaction(web_app.state.sessions) as session:
+        for name, values in (
+            ("Idle", {"seen_at": now - IDLE_TIMEOUT}),
+            ("Old", {"created_at": now - MAX_AGE}),
+        ):
+            session.execute(
+                update(desk_sessions).where(desk_sessions.c.id == ids[name]).values(**values)
+            )
+    desk = web_app.state.services.desk
+
+    def held() -> set[str]:
+        with web_app.state.sessions() as session:
+            kept = set(
+                session.scalars(
+                    select(desk_sessions.c.id).where(desk_sessions.c.id.in_(ids.values()))
+                )
+            )
+        return {name for name, i in ids.items() if i in kept}
+
+    with transaction(web_app.state.sessions) as session:
+        assert desk.purge(session, dry_run=True) >= 3
+    assert held() == {"Live", "Idle", "Old", "Gone"}
+    with transaction(web_app.state.sessions) as session:
+        assert desk.purge(session) >= 3
+    assert held() == {"Live"}
+    assert clients["Live"].get("/desk/requests", follow_redirects=False).status_code == 200
 
 
 # ── a day at the desk, in the browser ─────────────────────────────────────────────────────

@@ -106,7 +106,8 @@ def register(app: typer.Typer) -> None:
         strategy: StrategyOption = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
     ) -> None:
-        """Delete records past their retention; destroy keys of subjects with nothing left."""
+        """Delete records past their retention; destroy keys of subjects with nothing left; delete
+        expired answers, lapsed privacy-center sign-ins and ended desk sessions."""
         services = open_from_cli(strategy)
         with services.sessions() as session:
             run = run_retention(session, services.store, audit=services.audit, dry_run=dry_run)
@@ -117,6 +118,8 @@ def register(app: typer.Typer) -> None:
         shredded = 0 if dry_run else shred_removed(services.store, run)
         with services.sessions() as session:
             answers = services.requests.answers.purge(session, dry_run=dry_run)
+            signins = services.signins.purge(session, dry_run=dry_run)
+            desk = services.desk.purge(session, dry_run=dry_run)
             session.commit()
         verb = "would delete" if dry_run else "deleted"
         parts = ", ".join(f"{n} {e}" for e, n in run.deleted.items()) or "nothing"
@@ -125,3 +128,5 @@ def register(app: typer.Typer) -> None:
             f"keys destroyed {shredded}, waiting on kept records {run.subjects_waiting}"
         )
         typer.echo(f"answers of closed requests past their lifetime: {verb} {answers}")
+        typer.echo(f"privacy-center sign-ins lapsed or ended over a day ago: {verb} {signins}")
+        typer.echo(f"request-desk sessions that have ended: {verb} {desk}")
