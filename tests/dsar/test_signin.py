@@ -97,6 +97,15 @@ def _code(sessions: sessionmaker[Session], to: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _signed_in(sessions: sessionmaker[Session], signins: SignIns, email: str) -> tuple[str, str]:
+    """A verified sign-in by the code sent to ``email``: its id and the browser's token."""
+    signin_id = _open(sessions, signins, email)
+    with sessions() as session:
+        token = signins.verify(session, signin_id, code=_code(sessions, email) or "").token
+        session.commit()
+    return signin_id, token
+
+
 def _wrong(right: str) -> str:
     return "000000" if right != "000000" else "111111"
 
@@ -187,20 +196,14 @@ def test_a_sign_in_lapses_and_signing_out_ends_it_at_once(
     """The token works for SESSION_LIFETIME, and not a moment after sign-out."""
     sid = _customer(sessions, store)
     signins = _signins(store, crypto, clock)
-    first = _open(sessions, signins, LIISA)
-    with sessions() as session:
-        token = signins.verify(session, first, code=_code(sessions, LIISA) or "").token
-        session.commit()
+    first, token = _signed_in(sessions, signins, LIISA)
     clock.now += SESSION_LIFETIME - timedelta(seconds=1)
     with sessions() as session:
         assert signins.subject(session, first, token) == sid
     clock.now += timedelta(seconds=1)
     with sessions() as session:
         assert signins.subject(session, first, token) is None
-    second = _open(sessions, signins, LIISA)
-    with sessions() as session:
-        token = signins.verify(session, second, code=_code(sessions, LIISA) or "").token
-        session.commit()
+    second, token = _signed_in(sessions, signins, LIISA)
     with transaction(sessions) as session:
         signins.end(session, second)
     with sessions() as session:
@@ -214,10 +217,7 @@ def test_erasure_deletes_the_subjects_sign_ins_and_their_codes(
     it, its code with it, and leaves a stranger's sign-in alone."""
     sid = _customer(sessions, store)
     signins = _signins(store, crypto, clock)
-    mine = _open(sessions, signins, LIISA)
-    with sessions() as session:
-        token = signins.verify(session, mine, code=_code(sessions, LIISA) or "").token
-        session.commit()
+    mine, token = _signed_in(sessions, signins, LIISA)
     unused = _open(sessions, signins, LIISA)
     stranger = _open(sessions, signins, "nobody.signin@example.fi")
     fulfiller = Fulfiller(
@@ -244,17 +244,11 @@ def test_retention_deletes_sign_ins_a_day_after_they_lapse_or_end(
     _customer(sessions, store)
     signins = _signins(store, crypto, clock)
     unused = _open(sessions, signins, LIISA)
-    ended = _open(sessions, signins, LIISA)
-    with sessions() as session:
-        signins.verify(session, ended, code=_code(sessions, LIISA) or "")
-        session.commit()
+    ended, _ = _signed_in(sessions, signins, LIISA)
     with transaction(sessions) as session:
         signins.end(session, ended)
     clock.now += KEPT_AFTER_LAPSE
-    live = _open(sessions, signins, LIISA)
-    with sessions() as session:
-        signins.verify(session, live, code=_code(sessions, LIISA) or "")
-        session.commit()
+    live, _ = _signed_in(sessions, signins, LIISA)
     with transaction(sessions) as session:
         assert signins.purge(session, dry_run=True) == 1  # the sign-out was a day ago
     with sessions() as session:
