@@ -3,6 +3,7 @@ privacy-center sign-ins, restrictions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from activation.audiences import contact_log
+from dsar.requests.outbox import forget_held
 from dsar.requests.tables import SignInRow
 from kernel.db import purge
 from records.restrictions import FlagKind, raise_flag
@@ -28,11 +30,14 @@ def erase_in_main(
     *,
     request_id: str,
     now: datetime,
+    forget: Callable[[str], str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Delete what no legal obligation keeps, clear the rest but the obliged fields, empty the
     contact log, delete the subject's privacy-center sign-ins (their codes with them: each holds
     the subject id and a keyed hash of the identifier) and restrict what is kept
-    (Art. 17(3)(b)), all in the caller's transaction.
+    (Art. 17(3)(b)), all in the caller's transaction. With ``forget`` (the request service's
+    keyed hash) the sign-in codes held for staff to read, addressed to the same identifiers,
+    keep only the keyed hash of the address from now on.
 
     Returns what was kept (entity, records, fields, laws, until) and the erased counts.
     """
@@ -84,7 +89,13 @@ def erase_in_main(
     contacts = purge(session, contact_log, contact_log.c.subject_id == subject_id)
     if contacts:
         erased["contact_log"] = contacts
-    signins = purge(session, SignInRow, SignInRow.subject_id == subject_id)
+    mine = SignInRow.subject_id == subject_id
+    if forget is not None:
+        hashes = set(session.scalars(select(SignInRow.identity_hash).where(mine)))
+        held = forget_held(session, forget, only=hashes) if hashes else 0
+        if held:
+            erased["held_message_addresses"] = held
+    signins = purge(session, SignInRow, mine)
     if signins:
         erased["privacy_signins"] = signins
     if kept:

@@ -250,6 +250,7 @@ class Erasure:
                 sid,
                 request_id=plan.request_id,
                 now=self._now(),
+                forget=None if self._requests is None else self._requests.keyed,
             )
         detail = {"held": held, "erased": erased, "kept": kept}
         self._conclude(

@@ -14,17 +14,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from dsar.requests.errors import DeliveryFailed
 from dsar.requests.notifier import MessageStatus, Notifier
 from dsar.requests.tables import Outbox, RequestRow
 
-__all__ = ["DELIVERY_ATTEMPTS", "Deliveries", "send_due"]
+__all__ = [
+    "DELIVERY_ATTEMPTS",
+    "HELD_ADDRESS_KEPT",
+    "KEYED",
+    "Deliveries",
+    "forget_held",
+    "send_due",
+]
 
 DELIVERY_ATTEMPTS: Final = 5
 """Attempts at one message before it is marked failed."""
+KEYED: Final = "hmac-sha256:"
+"""How a keyed hash of an address or identifier begins (``Requests.keyed``)."""
+HELD_ADDRESS_KEPT: Final = timedelta(days=1)
+"""How long a message of no request that no transport reached (a sign-in code, a staff
+reminder) keeps its address in clear for staff to read; then only its keyed hash."""
 _BACKOFF: Final = (
     timedelta(minutes=1),
     timedelta(minutes=5),
@@ -120,3 +132,33 @@ def _closed(session: Session, request_id: str | None) -> bool:
         return True
     closed_at = session.scalar(select(RequestRow.closed_at).where(RequestRow.id == request_id))
     return closed_at is not None
+
+
+def forget_held(
+    session: Session,
+    forget: Callable[[str], str],
+    *,
+    before: datetime | None = None,
+    only: set[str] | None = None,
+    dry_run: bool = False,
+) -> int:
+    """Replace with its keyed hash the address of every held message of no request (messages
+    of a request are forgotten when it closes): those queued by ``before``, or only those
+    whose keyed address is in ``only``. How many were (or would be) forgotten."""
+    where: list[ColumnElement[bool]] = [
+        Outbox.request_id.is_(None),
+        Outbox.status == MessageStatus.HELD,
+        Outbox.to.not_like(f"{KEYED}%"),
+    ]
+    if before is not None:
+        where.append(Outbox.at <= before)
+    forgotten = 0
+    for message in session.scalars(select(Outbox).where(*where)):
+        keyed = forget(message.to)
+        if only is not None and keyed not in only:
+            continue
+        if not dry_run:
+            message.to = keyed
+        forgotten += 1
+    session.flush()
+    return forgotten

@@ -44,7 +44,7 @@ from dsar.requests.intake import (
 )
 from dsar.requests.messages import Composer, MessageKind, plain_english
 from dsar.requests.notifier import MessageStatus, Notifier
-from dsar.requests.outbox import Deliveries, send_due
+from dsar.requests.outbox import HELD_ADDRESS_KEPT, KEYED, Deliveries, forget_held, send_due
 from dsar.requests.tables import Outbox, RequestEvent, RequestRow
 from kernel.crypto import hash_secret, new_secret_token, verify_secret
 from kernel.errors import AuthError, Conflict, NotFound, RequestError, ValidationFailed
@@ -78,7 +78,6 @@ CODE_KEY_PURPOSE: Final = "requests/codes"
 """Keyring label of the key one-time codes (requests and sign-ins) are hashed under."""
 EXPORT_KEY_PURPOSE: Final = "requests/export"
 """Keyring label of the key sealing answers of requesters the system of record does not hold."""
-_KEYED: Final = "hmac-sha256:"
 _SUPPRESSED_BODY: Final = "(not sent: over the cap of messages to this address)"
 
 
@@ -222,10 +221,10 @@ class Requests:
 
     def keyed(self, value: str) -> str:
         """The keyed hash an identifier is kept as once it is no longer needed in clear."""
-        if value.startswith(_KEYED):
+        if value.startswith(KEYED):
             return value
         digest = hmac.new(self._identity_key, value.encode("utf-8", "surrogatepass"), "sha256")
-        return _KEYED + digest.hexdigest()
+        return KEYED + digest.hexdigest()
 
     def identify(self, identity: Mapping[str, Any]) -> tuple[str, str]:
         """The one identifier given, as ``(field, normalised value)``; RequestError if not."""
@@ -664,6 +663,12 @@ class Requests:
             message.to = self.keyed(message.to)
 
     # ── messages ─────────────────────────────────────────────────────────────────────────────
+
+    def forget_held_messages(self, session: Session, *, dry_run: bool = False) -> int:
+        """Forget the addresses of messages of no request held longer than
+        :data:`HELD_ADDRESS_KEPT`; how many were (or would be) forgotten."""
+        before = self._now() - HELD_ADDRESS_KEPT
+        return forget_held(session, self.keyed, before=before, dry_run=dry_run)
 
     def send_outbox(self, session: Session, *, limit: int = 50) -> Deliveries:
         """Deliver due messages through the notifier (the run commits as it goes)."""

@@ -64,10 +64,11 @@ def test_a_failing_mail_server_shows_as_a_message_to_retry_with_its_reason(
 
 def test_retention_also_reports_answers_past_their_lifetime(service_env: ServiceEnv) -> None:
     """`retention run` names the kept answers, lapsed sign-ins and ended desk sessions it
-    deletes (none on a fresh database)."""
+    deletes and the held addresses it forgets (none on a fresh database)."""
     service_env()
     result = runner.invoke(get_app(), ["retention", "run", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "answers of closed requests past their lifetime: would delete 0" in result.output
     assert "privacy-center sign-ins lapsed or ended over a day ago: would delete 0" in result.output
     assert "request-desk sessions that have ended: would delete 0" in result.output
+    assert "messages of no request, held over a day: would forget 0" in result.output

@@ -19,6 +19,7 @@ from dsar.fulfil import Fulfiller
 from dsar.limits import Limit, RateLimits
 from dsar.requests import MAX_ATTEMPTS, Outbox, OutboxNotifier, Requests
 from dsar.requests.codes import CODE_LIFETIME
+from dsar.requests.outbox import HELD_ADDRESS_KEPT
 from dsar.requests.signin import KEPT_AFTER_LAPSE, SESSION_LIFETIME, SignIns
 from dsar.requests.tables import SignInCode, SignInRow
 from kernel.db import session_factory, transaction
@@ -104,6 +105,15 @@ def _signed_in(sessions: sessionmaker[Session], signins: SignIns, email: str) ->
         token = signins.verify(session, signin_id, code=_code(sessions, email) or "").token
         session.commit()
     return signin_id, token
+
+
+def _fulfiller(store: RecordStore) -> Fulfiller:
+    return Fulfiller(
+        store.strategy,
+        store,
+        ExternalSystems(store.strategy, env={}),
+        signer=ReceiptSigner(Keyring.ephemeral()),
+    )
 
 
 def _wrong(right: str) -> str:
@@ -220,12 +230,7 @@ def test_erasure_deletes_the_subjects_sign_ins_and_their_codes(
     mine, token = _signed_in(sessions, signins, LIISA)
     unused = _open(sessions, signins, LIISA)
     stranger = _open(sessions, signins, "nobody.signin@example.fi")
-    fulfiller = Fulfiller(
-        store.strategy,
-        store,
-        ExternalSystems(store.strategy, env={}),
-        signer=ReceiptSigner(Keyring.ephemeral()),
-    )
+    fulfiller = _fulfiller(store)
     with sessions() as session:
         assert fulfiller.erase(session, sid, {})["erased"]["privacy_signins"] == 2
         session.commit()
@@ -262,3 +267,56 @@ def test_retention_deletes_sign_ins_a_day_after_they_lapse_or_end(
         assert session.get(SignInRow, unused) is None and session.get(SignInRow, ended) is None
         assert session.get(SignInCode, unused) is None
         assert session.get(SignInRow, live) is not None
+
+
+def _held_to(sessions: sessionmaker[Session], to: str) -> int:
+    with sessions() as session:
+        return len(session.scalars(select(Outbox.id).where(Outbox.to == to)).all())
+
+
+def test_erasure_forgets_the_address_of_held_sign_in_codes(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """No transport reached the customer, so the codes wait in the outbox for staff, with the
+    address in clear; an erasure run for a request leaves only its keyed hash there. A held
+    message to anyone else keeps its address."""
+    sid = _customer(sessions, store)
+    signins = _signins(store, crypto, clock)
+    requests = signins.requests
+    _signed_in(sessions, signins, LIISA)
+    _open(sessions, signins, LIISA)
+    with transaction(sessions) as session:
+        requests.queue_message(
+            session, request_id=None, to="staff@example.fi", subject="due", body="reminder"
+        )
+    assert _held_to(sessions, LIISA) == 2
+    fulfiller = _fulfiller(store)
+    with sessions() as session:
+        outcome = fulfiller.erase_request(
+            session, "e" * 32, subject_id=sid, identity={}, actor="system", requests=requests
+        )
+    assert outcome.result["erased"]["held_message_addresses"] == 2
+    assert _held_to(sessions, LIISA) == 0
+    assert _held_to(sessions, requests.keyed(LIISA)) == 2
+    assert _held_to(sessions, "staff@example.fi") == 1
+
+
+def test_retention_forgets_held_addresses_after_a_day(
+    sessions: sessionmaker[Session], store: RecordStore, crypto: FieldCrypto, clock: Clock
+) -> None:
+    """A held message of no request keeps its address HELD_ADDRESS_KEPT for staff to read;
+    after that the retention run leaves its keyed hash. A dry run only counts."""
+    _customer(sessions, store)
+    signins = _signins(store, crypto, clock)
+    requests = signins.requests
+    _open(sessions, signins, LIISA)
+    clock.now += HELD_ADDRESS_KEPT
+    _open(sessions, signins, LIISA)
+    with transaction(sessions) as session:
+        assert requests.forget_held_messages(session, dry_run=True) == 1
+    assert _held_to(sessions, LIISA) == 2
+    with transaction(sessions) as session:
+        assert requests.forget_held_messages(session) == 1
+    assert _held_to(sessions, LIISA) == 1 and _held_to(sessions, requests.keyed(LIISA)) == 1
+    with transaction(sessions) as session:
+        assert requests.forget_held_messages(session) == 0  # a keyed address is not hashed again

@@ -120,6 +120,7 @@ def register(app: typer.Typer) -> None:
             answers = services.requests.answers.purge(session, dry_run=dry_run)
             signins = services.signins.purge(session, dry_run=dry_run)
             desk = services.desk.purge(session, dry_run=dry_run)
+            held = services.requests.forget_held_messages(session, dry_run=dry_run)
             session.commit()
         verb = "would delete" if dry_run else "deleted"
         parts = ", ".join(f"{n} {e}" for e, n in run.deleted.items()) or "nothing"
@@ -130,3 +131,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"answers of closed requests past their lifetime: {verb} {answers}")
         typer.echo(f"privacy-center sign-ins lapsed or ended over a day ago: {verb} {signins}")
         typer.echo(f"request-desk sessions that have ended: {verb} {desk}")
+        typer.echo(
+            f"addresses of undelivered messages of no request, held over a day: "
+            f"{'would forget' if dry_run else 'forgot'} {held}"
+        )
