@@ -212,6 +212,7 @@ def main() -> None:
             target,
         )
     console.print(table)
+    console.print(f"peak RSS of this process (seeding in it included): {peak_rss_mib():,.0f} MiB")
     services.engine.dispose()
 
 
