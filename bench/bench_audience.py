@@ -17,8 +17,12 @@ The answers are checked against counts known from generation where they can be. 
 the load is fresh every run; on PostgreSQL (``--database-url postgresql://…``) it goes into the
 schema ``bench_audience_N``, which later runs with the same N reuse.
 
+With ``--over-dsar-seed`` nothing is loaded: the audiences are timed over the database
+``bench_dsar.py`` seeded with the same ``--subjects`` (the demo seed's own data, so there are
+no generator counts to check), which is how the 10M audience was measured.
+
     .venv/bin/python bench/bench_audience.py [--subjects N] [--db FILE] [--database-url URL]
-        [--no-reports]
+        [--no-reports] [--over-dsar-seed]
 """
 
 from __future__ import annotations
