@@ -213,3 +213,23 @@ def test_staff_see_the_aggregated_reports_drawn_from_the_data(
         images.first.scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "reports-with-data.png"))
     assert _OUTSIDE[id(page)] == []
+
+
+@pytest.mark.parametrize(
+    "path", ["", "fields/", "registers/access/", "guides/operators/", "guides/privacy-staff/"]
+)
+def test_pages_have_no_serious_accessibility_finding(
+    site_url: str, browser_page: Page, path: str
+) -> None:
+    """axe-core finds nothing serious or critical on the home page, a catalogue, a register and
+    the guides: the header, tabs, links, footer and code keep a 4.5:1 contrast."""
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+
+    browser_page.goto(site_url + path)
+    violations = Axe().run(browser_page).response["violations"]
+    serious = [
+        (v["id"], [n["target"] for n in v["nodes"]][:3])
+        for v in violations
+        if v["impact"] in {"serious", "critical"}
+    ]
+    assert serious == [], serious

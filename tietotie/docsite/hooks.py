@@ -140,3 +140,13 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if RULES_MARKER in markdown:
         markdown = markdown.replace(RULES_MARKER, rules_markdown(RULES))
     return markdown
+
+
+_SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
+_SEARCH_NAME = {"fi": "Haku", "sv": "Sök"}
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    """Name the theme's search dialog for screen readers (axe-core: aria-dialog-name)."""
+    name = _SEARCH_NAME.get(str(config.theme["language"]), "Search")
+    return output.replace(_SEARCH_DIALOG, f'{_SEARCH_DIALOG[:-1]} aria-label="{name}">', 1)
