@@ -296,7 +296,7 @@ def _dsar_seed(engine: Any, subjects: int) -> dict[str, Any]:
             f"--over-dsar-seed: the database holds {held:,} customers, not {subjects:,}; run "
             f"bench/bench_dsar.py --subjects {subjects} with the same --database-url first"
         )
-    return {"now": NOW.isoformat(), "expect": None, "counts": {"customer": held}, "dsar": True}
+    return {"now": NOW.isoformat(), "expect": None, "counts": {"customer": held}}
 
 
 def _loaded(subjects: int) -> str:
@@ -376,9 +376,10 @@ def main() -> int:
                 url, name="audience", size=args.subjects, fresh=backend_of(url) == SQLITE
             )
         engine = db.engine()
-        info = None if db.sqlite else seeded(engine, _loaded(args.subjects))
         if args.over_dsar_seed:
             info = _dsar_seed(engine, args.subjects)
+        else:
+            info = None if db.sqlite else seeded(engine, _loaded(args.subjects))
         engine.dispose()
         now = NOW
         if info is None:

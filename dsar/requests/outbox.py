@@ -160,5 +160,4 @@ def forget_held(
         if not dry_run:
             message.to = keyed
         forgotten += 1
-    session.flush()
     return forgotten

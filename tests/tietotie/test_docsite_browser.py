@@ -14,6 +14,7 @@ import pytest
 
 from schemas import Strategy, load_strategy
 from tests.conftest import ServiceEnv, need
+from tests.web.test_request_pages import _axe_serious
 from tietotie.docsite import build_site
 from tietotie.docsite.labels import Labels
 
@@ -223,13 +224,5 @@ def test_pages_have_no_serious_accessibility_finding(
 ) -> None:
     """axe-core finds nothing serious or critical on the home page, a catalogue, a register and
     the guides: the header, tabs, links, footer and code keep a 4.5:1 contrast."""
-    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-
     browser_page.goto(site_url + path)
-    violations = Axe().run(browser_page).response["violations"]
-    serious = [
-        (v["id"], [n["target"] for n in v["nodes"]][:3])
-        for v in violations
-        if v["impact"] in {"serious", "critical"}
-    ]
-    assert serious == [], serious
+    assert _axe_serious(browser_page) == []
