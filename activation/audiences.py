@@ -72,6 +72,7 @@ from consent.checks import (
     GIVEN,
     consent_gated,
     consent_standing,
+    current_answers,
     latest_standing,
     lawful_subjects,
 )
@@ -175,7 +176,9 @@ class Lawfulness:
     ledger, for reports whose rows are many per subject); :meth:`standing` seeks each subject's
     latest event, and :meth:`latest` is every subject's standing as a table to outer-join (for
     an audience, which needs the reason too: the seek where the database runs a query in one
-    process, the join where it splits a query over parallel workers).
+    process, the join where it splits a query over parallel workers). With ``current`` all
+    three read the table of every subject's latest event (:mod:`consent.current`) instead of
+    the ledger's history: one narrow row a subject.
     """
 
     use: str
@@ -183,15 +186,20 @@ class Lawfulness:
     restricted: Select[Any]
     objected: Select[Any] | None
     gated: bool
+    current: bool = False
 
     def standing(self, subject_id: ColumnElement[str]) -> ColumnElement[str | None] | None:
         """Where ``subject_id`` stands on the use's consent; None when the use needs none."""
-        return consent_standing(self.use, subject_id, at=self.at) if self.gated else None
+        if not self.gated:
+            return None
+        return consent_standing(self.use, subject_id, at=self.at, current=self.current)
 
     def latest(self) -> Subquery | None:
         """Every subject's standing on the use (``subject_id``, ``standing``), ids as text; None
         when the use needs no consent."""
-        return latest_standing(self.use, at=self.at) if self.gated else None
+        if not self.gated:
+            return None
+        return latest_standing(self.use, at=self.at, current=self.current)
 
     def allows(self, subject_id: ColumnElement[str]) -> ColumnElement[bool]:
         """A SQL condition: the use may reach ``subject_id`` (cap aside)."""
@@ -200,12 +208,24 @@ class Lawfulness:
         if self.objected is not None:
             clauses.append(~subject_id.in_(self.objected))
         if self.gated:
-            clauses.append(subject_id.in_(lawful_subjects(self.use, at=self.at)))
+            lawful = lawful_subjects(self.use, at=self.at, current=self.current)
+            clauses.append(subject_id.in_(lawful))
         return and_(*clauses)
 
 
-def lawfulness(strategy: Strategy, use: str, *, at: datetime | None = None) -> Lawfulness:
-    """The restriction, objection and consent tests for ``use`` at ``at`` (default now)."""
+def lawfulness(
+    strategy: Strategy,
+    use: str,
+    *,
+    at: datetime | None = None,
+    session: Session | None = None,
+) -> Lawfulness:
+    """The restriction, objection and consent tests for ``use`` at ``at`` (default now).
+
+    Given the ``session`` the tests will run in, consent is read from the table of every
+    subject's latest event where that answers for ``at`` (:func:`consent.current_answers`),
+    else from the ledger's history.
+    """
     moment = _moment(at)
     gated = consent_gated(strategy, use)  # ConsentError naming the use when undeclared
     scopes = _objection_scopes(strategy, use)
@@ -220,6 +240,7 @@ def lawfulness(strategy: Strategy, use: str, *, at: datetime | None = None) -> L
         restricted=flagged_subjects(FlagKind.RESTRICTION),
         objected=objected,
         gated=gated,
+        current=gated and session is not None and current_answers(session, use, at=moment),
     )
 
 
@@ -450,7 +471,7 @@ def audience(
         conditions_sql(store, act.audience.where, now=moment),
         conditions_sql(store, policy.row_filters(role, act.use), now=moment, unusable="deny"),
     )
-    law = lawfulness(strategy, act.use, at=moment)
+    law = lawfulness(strategy, act.use, at=moment, session=session)
     capped = _capped(act, at=moment)
 
     # One query gives the matched subjects and their consent standing. PostgreSQL splits the

@@ -436,7 +436,7 @@ def build_report(
     source, placed = _joined(store, grain, fields)
     base = placed[grain]
     sid = base.c.subject_id
-    laws = [lawfulness(strategy, u, at=moment) for u in uses]
+    laws = [lawfulness(strategy, u, at=moment, session=session) for u in uses]
     allowed: ColumnElement[bool] = (
         or_(*(law.allows(sid) for law in laws))
         if laws

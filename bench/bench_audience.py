@@ -9,7 +9,9 @@ contact log (5 % got the November campaign twice in the last 30 days). Then time
 the service's own code (activation.audiences, activation.reporting):
 
 * the November tyre campaign's audience: the counts (matched, excluded by reason, final),
-  then the counts plus the export written to a CSV file;
+  then the same with consent read from the ledger's history instead of the current-state
+  table (``consent_current``, the peer: how audiences ran before it), then the counts plus
+  the export written to a CSV file;
 * every declared activation's counts;
 * every declared report, built and written (aggregated ones with their chart).
 
@@ -38,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from unittest import mock
 
 from sqlalchemy import event, func, select, table
 from sqlalchemy.exc import DBAPIError
@@ -46,10 +49,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from access_policy import compile_policy  # noqa: E402
+from activation import audiences  # noqa: E402
 from activation.audiences import audience  # noqa: E402
 from activation.charts import write_chart  # noqa: E402
 from activation.exports import OutputFormat, write_file  # noqa: E402
 from activation.reporting import build_report  # noqa: E402
+from consent.current import rebuild  # noqa: E402
 from dsar.tables import database_metadata  # noqa: E402
 from kernel.crypto import Pseudonymiser  # noqa: E402
 from kernel.db import session_factory  # noqa: E402
@@ -254,9 +259,11 @@ def load(
                 expect["matched"] += 1
                 expect[reason or "final"] += 1
         rows.flush()
+        current = rebuild(conn)  # each subject's latest event, as the service keeps it
         for statement in COVERING_INDEXES:
             conn.exec_driver_sql(statement)
         counts = {t: rows.counts[t] for t in _ADDED if t in rows.counts}
+        counts["consent_current"] = current
         if db.sqlite:
             conn.exec_driver_sql("ANALYZE")
         else:
@@ -435,6 +442,18 @@ def main() -> int:
         )
         results.append(
             (f"{CAMPAIGN}: counts", f"{warm.final:,} of {warm.matched:,} matched", warm_s)
+        )
+        # The peer in the same run: consent read from the ledger's history, as before the
+        # current-state table (the audience then never finds that the table answers).
+        with mock.patch.object(audiences, "current_answers", lambda *a, **k: False):
+            history, history_s = _timed(lambda: run_counts(CAMPAIGN))
+        agree = agree and history == warm
+        results.append(
+            (
+                f"{CAMPAIGN}: counts, consent from the ledger",
+                f"{history.final:,} of {history.matched:,} matched",
+                history_s,
+            )
         )
         written, export_s = _timed(run_export)
         results.append((f"{CAMPAIGN}: counts + CSV export", f"{written:,} rows", export_s))

@@ -8,6 +8,7 @@ from consent.checks import (
     check_many,
     consent_gated,
     consent_standing,
+    current_answers,
     latest_standing,
     lawful_subjects,
     may_apply,
@@ -40,6 +41,7 @@ from consent.service import (
 )
 from consent.tables import (
     ConsentBase,
+    ConsentCurrentRow,
     ConsentEventRow,
     create_tables,
     drop_tables,
@@ -53,6 +55,7 @@ __all__ = [
     "CollectionMethod",
     "ConsentBase",
     "ConsentCreate",
+    "ConsentCurrentRow",
     "ConsentEvent",
     "ConsentEventRow",
     "ConsentPublic",
@@ -75,6 +78,7 @@ __all__ = [
     "consent_use",
     "consent_uses",
     "create_tables",
+    "current_answers",
     "decode_claims",
     "derive_status",
     "drop_tables",

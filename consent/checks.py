@@ -14,6 +14,11 @@ same of every subject as a table to outer-join, for queries that ask hundreds of
 subjects at once (an activation's matched audience), where a hash join the database can split
 over its workers beats one seek per row.
 
+Each of them reads the ledger, or, given ``current=True``, the table of every pair's latest
+event (:mod:`consent.current`), which answers the same for a moment at or after its newest
+row with no history to read: :func:`current_answers` says whether it does; :func:`check_many`
+and :func:`check` ask it themselves.
+
 For a use on another legal basis (contract, legal obligation, legitimate interests…) the
 ledger has nothing to say: the answer comes from the basis, so :func:`may_apply` is ``TRUE``
 and :func:`check_many` returns every id it was given. Objections (Art. 21) and restrictions
@@ -29,7 +34,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Select, Subquery, and_, case, literal, or_, select, true
 from sqlalchemy.orm import Session
 
-from consent.tables import ConsentEventRow
+from consent.current import CURRENT, LEDGER, answers_at, latest_events
 from kernel.errors import ConsentError
 from schemas.enums import LegalBasis
 from schemas.models import Strategy
@@ -41,6 +46,7 @@ __all__ = [
     "check_many",
     "consent_gated",
     "consent_standing",
+    "current_answers",
     "latest_standing",
     "lawful_subjects",
     "may_apply",
@@ -55,7 +61,7 @@ EXPIRED: Final = "expired"
 """The standing of a ``given`` older than the use's ``consent_valid_for`` (Art. 7)."""
 
 
-_TABLE = ConsentEventRow.__table__
+_TABLE = LEDGER
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -74,30 +80,6 @@ def consent_gated(strategy: Strategy, use: str) -> bool:
     return spec.legal_basis is LegalBasis.CONSENT
 
 
-def _latest_events(use: str, moment: datetime, *, alias: str = "e") -> tuple[Select[Any], Any]:
-    """Every subject's latest event for ``use`` up to ``moment`` (an anti-join: no event of the
-    same subject and use comes after it, by ``(event_time, seq)``), and the event's columns to
-    select from. Both sides read only the covering index ``ix_consent_event_latest``."""
-    # Core aliases, not ORM ones: building the statement then costs microseconds, not ms.
-    event = _TABLE.alias(alias).c
-    later = _TABLE.alias(f"{alias}_later").c
-    superseded = (
-        select(literal(1))
-        .where(
-            later.use == event.use,
-            later.subject_id == event.subject_id,
-            later.event_time <= moment,
-            or_(
-                later.event_time > event.event_time,
-                and_(later.event_time == event.event_time, later.seq > event.seq),
-            ),
-        )
-        .exists()
-    )
-    query = select().where(event.use == use, event.event_time <= moment, ~superseded)
-    return query, event
-
-
 def _standing_of(event: Any, moment: datetime) -> ColumnElement[str]:
     """An event's state as a standing: a ``given`` past its ``expires_at`` is ``expired``."""
     past_expiry = and_(
@@ -106,8 +88,18 @@ def _standing_of(event: Any, moment: datetime) -> ColumnElement[str]:
     return case((past_expiry, literal(EXPIRED)), else_=event.state)
 
 
+def current_answers(session: Session, use: str, *, at: datetime | None = None) -> bool:
+    """Whether the current-state table answers for ``use`` at ``at`` (default now), exactly as
+    the ledger would: pass the result as ``current=`` to the readers below."""
+    return answers_at(session.connection(), use, _moment(at))
+
+
 def lawful_subjects(
-    use: str, *, at: datetime | None = None, among: Iterable[str] | None = None
+    use: str,
+    *,
+    at: datetime | None = None,
+    among: Iterable[str] | None = None,
+    current: bool = False,
 ) -> Select[str]:
     """Subject ids whose latest event for ``use`` at ``at`` (default now) is an unexpired given.
 
@@ -115,10 +107,13 @@ def lawful_subjects(
     :func:`check_many` do that for you). ``among`` restricts the ids looked at (inside the
     query, so the index does the work). The query is an anti-join: a ``given`` event counts
     when no event of the same subject and use comes after it, by ``(event_time, seq)``, up to
-    ``at``.
+    ``at``; with ``current`` (see :func:`current_answers`) it is a filter of the current table.
     """
     moment = _moment(at)
-    latest, event = _latest_events(use, moment)
+    if current:
+        latest, event = select().where(CURRENT.c.use == use), CURRENT.c
+    else:
+        latest, event = latest_events(use, moment)
     query = latest.add_columns(event.subject_id).where(
         event.state == GIVEN,
         or_(event.expires_at.is_(None), event.expires_at > moment),
@@ -128,7 +123,7 @@ def lawful_subjects(
     return query
 
 
-def latest_standing(use: str, *, at: datetime | None = None) -> Subquery:
+def latest_standing(use: str, *, at: datetime | None = None, current: bool = False) -> Subquery:
     """Every subject's standing on ``use`` at ``at`` (default now), as a table to join.
 
     Columns ``subject_id`` and ``standing`` (as :func:`consent_standing` says it), one row per
@@ -136,25 +131,42 @@ def latest_standing(use: str, *, at: datetime | None = None) -> Subquery:
     gives NULL as the correlated form does. One anti-join over the use's ledger, which
     PostgreSQL runs as a parallel hash join: the shape for a query that asks hundreds of
     thousands of subjects at once, where one correlated seek each stays in a single process.
+    With ``current``, the current table's rows of the use: one narrow row a subject, no history.
     """
     moment = _moment(at)
-    latest, event = _latest_events(use, moment, alias="latest")
+    if current:
+        event = CURRENT.alias("latest").c
+        latest = select().where(event.use == use)
+    else:
+        latest, event = latest_events(use, moment, alias="latest")
     return latest.add_columns(
         event.subject_id, _standing_of(event, moment).label("standing")
     ).subquery("standing")
 
 
 def consent_standing(
-    use: str, subject_id: ColumnElement[str], *, at: datetime | None = None
+    use: str,
+    subject_id: ColumnElement[str],
+    *,
+    at: datetime | None = None,
+    current: bool = False,
 ) -> ColumnElement[str | None]:
     """A SQL expression: where ``subject_id`` stands on ``use`` at ``at`` (default now).
 
     ``'given'`` (lawful), ``'expired'`` (given, but past ``consent_valid_for``), ``'refused'``
     or ``'withdrawn'`` (the latest event said so), or NULL (no event up to ``at``). A scalar
     subquery correlated to ``subject_id``'s table: one backward seek on the covering index
-    ``ix_consent_event_latest`` per row it is asked for, whatever the size of the ledger.
+    ``ix_consent_event_latest`` per row it is asked for, whatever the size of the ledger; with
+    ``current``, one seek on the current table's primary key.
     """
     moment = _moment(at)
+    if current:
+        held = CURRENT.alias("standing").c
+        return (
+            select(_standing_of(held, moment))
+            .where(held.use == use, held.subject_id == id_text(subject_id))
+            .scalar_subquery()
+        )
     event = _TABLE.alias("standing").c
     return (
         select(_standing_of(event, moment))
@@ -207,10 +219,12 @@ def check_many(
     if not consent_gated(strategy, use):
         return set(ids)
     moment = _moment(at)
+    current = current_answers(session, use, at=moment)
     lawful: set[str] = set()
     for start in range(0, len(ids), chunk_size):
         chunk = ids[start : start + chunk_size]
-        lawful.update(session.scalars(lawful_subjects(use, at=moment, among=chunk)))
+        asked = lawful_subjects(use, at=moment, among=chunk, current=current)
+        lawful.update(session.scalars(asked))
     return lawful
 
 
@@ -220,5 +234,8 @@ def check(
     """May ``use`` be applied to one subject at ``at`` (default now)? One index seek."""
     if not consent_gated(strategy, use):
         return True
-    standing = session.scalar(select(consent_standing(use, literal(subject_id), at=at)))
+    moment = _moment(at)
+    current = current_answers(session, use, at=moment)
+    asked = consent_standing(use, literal(subject_id), at=moment, current=current)
+    standing = session.scalar(select(asked))
     return bool(standing == GIVEN)

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from audit import AuditEvent, AuditLog
 from consent.authority import authorise_staff, check_self_service, verify_subject_receipt
+from consent.current import advance
 from consent.models import (
     CollectionMethod,
     ConsentCreate,
@@ -369,6 +370,7 @@ def record_consent(
     )
     session.add(row)
     session.flush()
+    advance(session.connection(), row)  # the pair's current state, in the same transaction
     if audit is not None:
         audit.append(
             session,

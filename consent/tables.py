@@ -1,14 +1,18 @@
 """The append-only consent event table (SQLAlchemy 2.0), with a database guard where portable.
 
 One row per statement a subject made about one purpose; rows are only ever inserted. The
-current state of a (subject, use) pair is the row with the greatest ``(event_time, seq)``: it
-is derived, never stored, and nothing is overwritten. On SQLite, PostgreSQL and MariaDB
-triggers refuse ``UPDATE`` and ``DELETE`` (and ``TRUNCATE`` on PostgreSQL), so even a stray SQL
-statement cannot rewrite history; other databases rely on the service, which never issues
-either. The triggers
-are schema objects like the table: ``tietotie db upgrade`` creates them (the table's
-``info["triggers"]``, see :mod:`records.migrations`), never the service at run time, where two
-processes would race to create them.
+current state of a (subject, use) pair is the row with the greatest ``(event_time, seq)``;
+nothing in the ledger is overwritten. ``consent_current`` (:class:`ConsentCurrentRow`) keeps
+that latest event's ordering key, state and expiry, one narrow row a pair, advanced in the
+transaction that records each event and rebuilt from the ledger when asked
+(:mod:`consent.current`): derived, so the ledger stays the only proof.
+
+On SQLite, PostgreSQL and MariaDB triggers refuse ``UPDATE`` and ``DELETE`` on the ledger (and
+``TRUNCATE`` on PostgreSQL), so even a stray SQL statement cannot rewrite history; other
+databases rely on the service, which never issues either. The triggers are schema objects like
+the table: ``tietotie db upgrade`` creates them (the table's ``info["triggers"]``, see
+:mod:`records.migrations`), never the service at run time, where two processes would race to
+create them.
 
 The covering index ``(use, subject_id, event_time, seq, state, expires_at)`` answers the
 set-based "who may use U be applied to" query of :mod:`consent.checks` without reading a single
@@ -45,6 +49,7 @@ from schemas.tables import NAMING_CONVENTION, UTCDateTime
 __all__ = [
     "APPEND_ONLY_MESSAGE",
     "ConsentBase",
+    "ConsentCurrentRow",
     "ConsentEventRow",
     "EpochMicros",
     "PackedReceipt",
@@ -194,6 +199,33 @@ class ConsentEventRow(ConsentBase):
     receipt: Mapped[str] = mapped_column(PackedReceipt())
 
 
+class ConsentCurrentRow(ConsentBase):
+    """A (use, subject) pair's latest ledger event, by ``(event_time, seq)``: what it says now.
+
+    Derived from the ledger (:mod:`consent.current` keeps it): an audience over millions of
+    subjects reads one narrow row a subject here, not the history. Clustered by its primary
+    key where the database can (SQLite ``WITHOUT ROWID``; InnoDB always), so one seek answers
+    one subject; ``(use, event_time)`` finds a use's newest event for the freshness test.
+    """
+
+    __tablename__ = "consent_current"
+    __table_args__ = (
+        CheckConstraint("state IN ('given', 'refused', 'withdrawn')", name="state"),
+        Index("ix_consent_current_newest", "use", "event_time"),
+        {
+            "comment": "consent ledger: every (use, subject) pair's latest event, derived",
+            "sqlite_with_rowid": False,
+        },
+    )
+
+    use: Mapped[str] = mapped_column(String(_ID_TEXT), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    event_time: Mapped[datetime] = mapped_column(EpochMicros())
+    seq: Mapped[int] = mapped_column(BigInteger())
+    state: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime | None] = mapped_column(EpochMicros(), nullable=True)
+
+
 def ledger_metadata() -> MetaData:
     """The ledger's MetaData, for ``dsar.tables.SERVICE_METADATA`` and migrations."""
     return ConsentBase.metadata
@@ -221,13 +253,13 @@ def install_guard(bind: Engine | Connection) -> bool:
 
 
 def create_tables(bind: Engine | Connection) -> None:
-    """Create the ledger's table and indexes and install its append-only guard (idempotent)."""
+    """Create the ledger's tables and indexes and install its append-only guard (idempotent)."""
     ConsentBase.metadata.create_all(bind)
     install_guard(bind)
 
 
 def drop_tables(bind: Engine | Connection) -> None:
-    """Drop the ledger's table (tests and throwaway databases only: the ledger is evidence)."""
+    """Drop the ledger's tables (tests and throwaway databases only: the ledger is evidence)."""
     ConsentBase.metadata.drop_all(bind)
     if bind.dialect.name == "postgresql":
         statement = "DROP FUNCTION IF EXISTS consent_event_append_only()"

@@ -35,6 +35,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from consent.current import refresh
 from consent.models import CollectionMethod, RecordedState
 from consent.receipts import ReceiptFacts, ReceiptSigner, build_claims, decode_claims
 from consent.service import consent_uses, record_consent
@@ -214,6 +215,9 @@ class ConsentSeeder:
             rows.append(self._row(template, st, recorded_at, millis))
         # seq left out: the database numbers the events (COPY on PostgreSQL)
         insert_rows(session.connection(), self.table, rows)
+        # then each subject's latest event per use, from what the ledger now holds
+        uses = [use.id for use in self._uses]
+        refresh(session.connection(), uses, (st.subject_id for st in statements))
         return len(statements)
 
     def _first(self, session: Session, st: Statement) -> _Template:

@@ -291,7 +291,7 @@ def _plan(conn: Connection, metadata: MetaData) -> MigrationPlan:
     plan._ids = ids.plan_postgresql(conn, metadata, present)
     plan.steps += [Step("convert ids", c.table, c.detail, False) for c in plan._ids]
     plan._rewrites = data.pending(conn, metadata, present)
-    plan.steps += [Step("rewrite rows", r.table.name, r.detail, False) for r in plan._rewrites]
+    plan.steps += [Step(r.kind, r.target, r.detail, False) for r in plan._rewrites]
     plan.script += "".join(f"\n# {s.kind} {s.table}: {s.detail}" for s in plan.steps[len(steps) :])
     return plan
 

@@ -8,7 +8,10 @@
 * ``epoch-times`` (SQLite) turns the datetimes of the system of record that earlier versions
   stored as text into integer microseconds (:class:`schemas.tables.RecordTime`);
 * ``binary-ids`` (SQLite) turns the record ids earlier versions stored as 32 hex characters
-  into 16-byte blobs (:mod:`records.migrations.ids`; PostgreSQL alters its columns instead).
+  into 16-byte blobs (:mod:`records.migrations.ids`; PostgreSQL alters its columns instead);
+* ``consent-current`` fills ``consent_current``, every (use, subject) pair's latest consent
+  event, from a ledger written before that table existed (:mod:`consent.current`), one
+  statement a use.
 
 Readers give the same answers before and after; the rewrites only save space. A table's
 rewrite runs in batches of :data:`BATCH` rows in primary-key order, each batch one
@@ -38,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 
+from consent.current import CURRENT, LEDGER, rebuild
 from records.migrations import ids
 from records.provenance import compact
 from records.provenance_profiles import PROFILE_KEY, ProvenanceProfiles
@@ -69,10 +73,20 @@ class Rewrite:
     table: Table
 
     @property
+    def kind(self) -> str:
+        """What the plan calls the step: a rewrite of the table's rows, or a fill of another."""
+        return _STEPS[self.step].kind
+
+    @property
+    def target(self) -> str:
+        """The table whose rows the step writes."""
+        return _STEPS[self.step].target or self.table.name
+
+    @property
     def detail(self) -> str:
         """What the rewrite does, for the plan."""
-        what = _STEPS[self.step].what
-        return f"{what}, {BATCH:,} rows a batch"
+        spec = _STEPS[self.step]
+        return f"{spec.what}, {BATCH:,} rows a batch" if spec.batched else spec.what
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,9 @@ class _Step:
     applies: Callable[[Table, str], bool]
     needed: Callable[[Connection, Table], bool]
     apply: Callable[[Connection, Table, DataProgress | None], int]
+    batched: bool = True
+    kind: str = "rewrite rows"
+    target: str | None = None
 
 
 def _recorded(conn: Connection) -> set[tuple[str, str]]:
@@ -240,6 +257,22 @@ def _binary_ids(conn: Connection, table: Table, progress: DataProgress | None) -
     return _until_done(conn, table, ids.sqlite_rewrite(conn, table, BATCH), progress)
 
 
+# consent-current ------------------------------------------------------------------------------
+
+
+def _is_ledger(table: Table, dialect: str) -> bool:
+    return table.name == LEDGER.name
+
+
+def _holds_events(conn: Connection, table: Table) -> bool:
+    return conn.execute(select(table.c.seq).limit(1)).first() is not None
+
+
+def _consent_current(conn: Connection, table: Table, progress: DataProgress | None) -> int:
+    told = None if progress is None else (lambda rows: progress(CURRENT.name, rows))
+    return rebuild(conn, told)
+
+
 _STEPS: Final = {
     "compact-provenance": _Step(
         "provenance stored compactly", _has_provenance, _holds_provenance, _compact_provenance
@@ -256,10 +289,26 @@ _STEPS: Final = {
         _holds_provenance,
         _profile_provenance,
     ),
+    "consent-current": _Step(
+        "every subject's latest consent event per use kept in consent_current",
+        _is_ledger,
+        _holds_events,
+        _consent_current,
+        batched=False,
+        kind="fill table",
+        target=CURRENT.name,
+    ),
 }
 # epoch-times first: the others read times, and either form reads the same; binary-ids before
 # the rewrites that page through a table by id (text ids and blobs do not compare as ids);
 # profile-provenance after compact-provenance: profiles are made of the compact form
+_ORDER: Final = (
+    "epoch-times",
+    "binary-ids",
+    "compact-provenance",
+    "profile-provenance",
+    "consent-current",
+)
 
 
 def pending(conn: Connection, metadata: MetaData, present: set[str]) -> list[Rewrite]:
@@ -268,7 +317,7 @@ def pending(conn: Connection, metadata: MetaData, present: set[str]) -> list[Rew
     dialect = conn.dialect.name
     return [
         Rewrite(step, table)
-        for step in ("epoch-times", "binary-ids", "compact-provenance", "profile-provenance")
+        for step in _ORDER
         for table in metadata.sorted_tables
         if table.name in present
         and (table.name, step) not in done

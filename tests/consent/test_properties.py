@@ -8,9 +8,11 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.checks import check_many
+from consent.current import CURRENT, latest_events
 from consent.models import ConsentState
 from consent.receipts import ReceiptSigner
 from consent.service import record_consent, subject_consents
@@ -73,6 +75,10 @@ def test_derived_state_always_equals_the_last_event_in_time(
                 at=BASE + timedelta(days=offset),
             )
         lawful = check_many(s, minimal(), "reminders", SUBJECTS, at=at)
+        latest, event = latest_events(None, None)
+        derived = s.execute(latest.add_columns(event.subject_id, event.seq)).all()
+        held = s.execute(select(CURRENT.c.subject_id, CURRENT.c.seq)).all()
+        assert sorted(held) == sorted(derived)  # the current table: every pair's latest event
         for subject in SUBJECTS:
             expected = _expected(story, subject, day)
             current = subject_consents(s, minimal(), subject, at=at).current[0]

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from access_policy import compile_policy
 from activation.audiences import audience
+from consent.current import CURRENT, latest_events
 from consent.receipts import ReceiptFacts, build_claims, decode_claims, verify_receipt
 from consent.service import derive_status
 from consent.tables import ConsentEventRow
@@ -184,6 +185,12 @@ def test_seeded_histories_are_ones_the_consent_rules_allow(
     by_pair: dict[tuple[str, str], list[ConsentEventRow]] = {}
     for e in events:
         by_pair.setdefault((e.subject_id, e.use), []).append(e)
+    with session_factory(engine)() as session:  # each pair's latest event, kept as seeded
+        latest, event = latest_events(None, None)
+        kept = (CURRENT.c.use, CURRENT.c.subject_id, CURRENT.c.seq)
+        held = {tuple(r) for r in session.execute(select(*kept))}
+        derived = session.execute(latest.add_columns(event.use, event.subject_id, event.seq))
+        assert held == {tuple(r) for r in derived} and len(held) == len(by_pair)
     states = Counter(derive_status(u, evs, at=THEN).state for (_, u), evs in by_pair.items())
     assert {"given", "expired", "refused", "withdrawn"} <= {str(s) for s in states}
     for evs in by_pair.values():

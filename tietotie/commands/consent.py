@@ -1,4 +1,5 @@
-"""`tietotie consent verify-receipt FILE` and `consent public-key`: check signed receipts."""
+"""`tietotie consent verify-receipt FILE` and `consent public-key`: check signed receipts;
+`consent check-current`: compare the current-state table with the ledger, and rebuild it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from consent.receipts import ReceiptCheck, ReceiptSigner, verify_receipt
 from kernel.errors import TietotieError
 from kernel.keys import Keyring
+from tietotie.commands.strategy import StrategyOption
 from tietotie.keys import open_keyring
 from tietotie.settings import get_settings
 
@@ -52,7 +54,8 @@ def register(app: typer.Typer) -> None:
     """Add the ``consent`` command group to ``app``."""
     consent_app = typer.Typer(
         name="consent",
-        help="The consent ledger: verify signed receipts (Kantara v1.1, Ed25519 JWS).",
+        help="The consent ledger: verify signed receipts (Kantara v1.1, Ed25519 JWS) and check "
+        "the current-state table against it.",
         no_args_is_help=True,
     )
     app.add_typer(consent_app, name="consent")
@@ -129,3 +132,42 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         chosen = signer.current_version if version is None else version
         typer.echo(f"{key}  (Ed25519, consent-receipt-v{chosen})")
+
+    @consent_app.command("check-current")
+    def check_current_command(
+        strategy: StrategyOption = None,
+        rebuild: Annotated[
+            bool,
+            typer.Option(
+                "--rebuild",
+                help="Recompute the table from the ledger (one transaction), then check again.",
+            ),
+        ] = False,
+    ) -> None:
+        """Check that consent_current holds every (use, subject) pair's latest ledger event:
+        exit 0 when it does, 1 with the counts of missing, stale and extra rows when not.
+
+        Needs no token: it prints counts only. The ledger is the proof and is never changed;
+        ``--rebuild`` rewrites only the derived table.
+        """
+        from consent.current import drift
+        from consent.current import rebuild as rebuild_current
+        from tietotie.commands.service import open_from_cli
+
+        services = open_from_cli(strategy)
+        out = Console(highlight=False, soft_wrap=True)
+        if rebuild:
+            with services.engine.begin() as conn:
+                written = rebuild_current(conn)
+            out.print(f"rebuilt consent_current from the ledger: {written:,} pairs")
+        with services.engine.connect() as conn:
+            found = drift(conn)
+        if found.ok:
+            out.print(f"consent_current agrees with the ledger: {found.pairs:,} pairs")
+            return
+        out.print(
+            f"[red]consent_current DISAGREES with the ledger[/red] ({found.pairs:,} pairs): "
+            f"{found.missing:,} missing, {found.stale:,} stale, {found.extra:,} extra; "
+            "run `tietotie consent check-current --rebuild`"
+        )
+        raise typer.Exit(1)
