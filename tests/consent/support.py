@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from consent.receipts import ReceiptSigner
+from consent.service import record_consent
 from consent.tables import create_tables
 from dsar.auth import issue_token
 from kernel.crypto import Pseudonymiser
@@ -29,6 +32,20 @@ ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "strategy"
 MINIMAL = ROOT / "tests" / "schemas" / "minimal"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def say(session: Session, signer: ReceiptSigner, subject: str, state: str, at: datetime) -> None:
+    """Record ``subject``'s statement about the minimal strategy's ``reminders`` at ``at``."""
+    record_consent(
+        session,
+        minimal(),
+        signer=signer,
+        subject_id=subject,
+        use="reminders",
+        state=state,
+        source="booking-form",
+        at=at,
+    )
 
 
 @cache

@@ -18,9 +18,9 @@ from consent.checks import (
     may_apply,
 )
 from consent.receipts import ReceiptSigner
-from consent.service import record_consent
 from kernel.errors import ConsentError
 from tests.consent.support import minimal
+from tests.consent.support import say as record
 
 pytestmark = pytest.mark.consent
 
@@ -31,16 +31,7 @@ GIVEN, WITHDRAWN, EXPIRED, REFUSED, NEVER, REGIVEN = (f"{n}" * 32 for n in "1234
 
 def _ledger(session: Session, signer: ReceiptSigner) -> None:
     def say(subject: str, state: str, at: datetime) -> None:
-        record_consent(
-            session,
-            minimal(),
-            signer=signer,
-            subject_id=subject,
-            use="reminders",
-            state=state,
-            source="booking-form",
-            at=at,
-        )
+        record(session, signer, subject, state, at)
 
     say(GIVEN, "given", T0)
     say(WITHDRAWN, "given", T0)

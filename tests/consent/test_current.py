@@ -25,7 +25,7 @@ from consent.service import record_consent
 from dsar.tables import database_metadata
 from records.migrations import plan_upgrade, upgrade
 from tests.conftest import ServiceEnv
-from tests.consent.support import minimal
+from tests.consent.support import minimal, say
 from tietotie.app import open_services
 from tietotie.cli import get_app
 from tietotie.settings import get_settings
@@ -36,19 +36,6 @@ runner = CliRunner()
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 SUBJECTS = [f"{n:032x}" for n in range(1, 9)]
 KEPT = ("use", "subject_id", "event_time", "seq", "state", "expires_at")
-
-
-def _say(session: Session, signer: ReceiptSigner, subject: str, state: str, at: datetime) -> None:
-    record_consent(
-        session,
-        minimal(),
-        signer=signer,
-        subject_id=subject,
-        use="reminders",
-        state=state,
-        source="booking-form",
-        at=at,
-    )
 
 
 def _held(session: Session) -> set[tuple[Any, ...]]:
@@ -63,14 +50,14 @@ def _derived(session: Session) -> set[tuple[Any, ...]]:
 
 def _story(session: Session, signer: ReceiptSigner) -> None:
     """Events out of time order, backdated ones, equal times, an expiry: the cases that order."""
-    _say(session, signer, SUBJECTS[0], "given", T0)
-    _say(session, signer, SUBJECTS[1], "given", T0 + timedelta(days=5))
-    _say(session, signer, SUBJECTS[1], "withdrawn", T0)  # older: the given stays current
-    _say(session, signer, SUBJECTS[2], "given", T0)
-    _say(session, signer, SUBJECTS[2], "refused", T0)  # same time, recorded later: it wins
-    _say(session, signer, SUBJECTS[3], "given", T0 - timedelta(days=800))  # expired by now
-    _say(session, signer, SUBJECTS[4], "refused", T0)
-    _say(session, signer, SUBJECTS[4], "given", T0 + timedelta(days=1))
+    say(session, signer, SUBJECTS[0], "given", T0)
+    say(session, signer, SUBJECTS[1], "given", T0 + timedelta(days=5))
+    say(session, signer, SUBJECTS[1], "withdrawn", T0)  # older: the given stays current
+    say(session, signer, SUBJECTS[2], "given", T0)
+    say(session, signer, SUBJECTS[2], "refused", T0)  # same time, recorded later: it wins
+    say(session, signer, SUBJECTS[3], "given", T0 - timedelta(days=800))  # expired by now
+    say(session, signer, SUBJECTS[4], "refused", T0)
+    say(session, signer, SUBJECTS[4], "given", T0 + timedelta(days=1))
 
 
 def test_recorded_events_keep_every_pair_at_its_latest_event(
@@ -165,7 +152,7 @@ def test_concurrent_statements_of_one_pair_leave_the_latest_current(
                 with Session(ledger) as s, s.begin():
                     subject = rng.choice(SUBJECTS[:2])
                     state = rng.choice(["given", "refused", "withdrawn"])
-                    _say(s, signer, subject, state, rng.choice(times))
+                    say(s, signer, subject, state, rng.choice(times))
         except BaseException as exc:
             errors.append(exc)
 
