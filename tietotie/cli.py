@@ -81,7 +81,9 @@ _COMMANDS: dict[str, _Entry] = {
         "The staff docs site: what data we keep, why, where from, how long, who may see it.",
     ),
     "consent": _Entry(
-        "consent", "The consent ledger: verify signed receipts (Kantara v1.1, Ed25519 JWS)."
+        "consent",
+        "The consent ledger: verify signed receipts (Kantara v1.1, Ed25519 JWS) and check "
+        "the current-state table against it.",
     ),
     "audit": _Entry("service", "The hash-chained audit log."),
     "retention": _Entry("service", "Retention of records (Art. 5(1)(e))."),
