@@ -120,8 +120,7 @@ def advance(conn: Connection, event: ConsentEventRow) -> None:
     conn.execute(
         update(CURRENT)
         .where(held.use == event.use, held.subject_id == event.subject_id, older)
-        .values(event_time=event.event_time, seq=event.seq, state=event.state)
-        .values(expires_at=event.expires_at)
+        .values({name: row[name] for name in _KEPT[2:]})
     )
 
 
