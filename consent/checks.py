@@ -61,7 +61,13 @@ EXPIRED: Final = "expired"
 """The standing of a ``given`` older than the use's ``consent_valid_for`` (Art. 7)."""
 
 
-_TABLE = LEDGER
+def _latest(use: str, moment: datetime, *, current: bool, alias: str) -> tuple[Select[Any], Any]:
+    """Every subject's latest event of ``use`` up to ``moment`` and its columns: the current
+    table's rows of the use, or the anti-join over the ledger."""
+    if current:
+        held = CURRENT.alias(alias).c
+        return select().where(held.use == use), held
+    return latest_events(use, moment, alias=alias)
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -110,10 +116,7 @@ def lawful_subjects(
     ``at``; with ``current`` (see :func:`current_answers`) it is a filter of the current table.
     """
     moment = _moment(at)
-    if current:
-        latest, event = select().where(CURRENT.c.use == use), CURRENT.c
-    else:
-        latest, event = latest_events(use, moment)
+    latest, event = _latest(use, moment, current=current, alias="e")
     query = latest.add_columns(event.subject_id).where(
         event.state == GIVEN,
         or_(event.expires_at.is_(None), event.expires_at > moment),
@@ -134,11 +137,7 @@ def latest_standing(use: str, *, at: datetime | None = None, current: bool = Fal
     With ``current``, the current table's rows of the use: one narrow row a subject, no history.
     """
     moment = _moment(at)
-    if current:
-        event = CURRENT.alias("latest").c
-        latest = select().where(event.use == use)
-    else:
-        latest, event = latest_events(use, moment, alias="latest")
+    latest, event = _latest(use, moment, current=current, alias="latest")
     return latest.add_columns(
         event.subject_id, _standing_of(event, moment).label("standing")
     ).subquery("standing")
@@ -167,7 +166,7 @@ def consent_standing(
             .where(held.use == use, held.subject_id == id_text(subject_id))
             .scalar_subquery()
         )
-    event = _TABLE.alias("standing").c
+    event = LEDGER.alias("standing").c
     return (
         select(_standing_of(event, moment))
         .where(
